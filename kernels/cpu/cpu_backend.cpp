@@ -1,0 +1,161 @@
+// CPU reference kernels. Dense work goes to cblas_sgemm; element-wise loops use OpenMP.
+// k-means distances use the expansion ||x||^2 - 2 x.c + ||c||^2 over row blocks so that the
+// x.c products are one sgemm per block and the block's distance matrix stays in cache.
+#include "kernels/cpu/cpu_backend.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace ca {
+
+void CpuBackend::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                      const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
+                      float* c, int64_t ldc) {
+    if (m == 0 || n == 0) return;
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a, int(lda),
+                b, int(ldb), beta, c, int(ldc));
+}
+
+void CpuBackend::add_bias_activation(float* y, const float* bias, int64_t rows, int64_t cols,
+                                     bool relu) {
+#pragma omp parallel for schedule(static) if (rows * cols > 32768)
+    for (int64_t r = 0; r < rows; ++r) {
+        float* out = y + r * cols;
+        if (relu) {
+            for (int64_t c = 0; c < cols; ++c) out[c] = std::max(out[c] + bias[c], 0.0f);
+        } else {
+            for (int64_t c = 0; c < cols; ++c) out[c] += bias[c];
+        }
+    }
+}
+
+void CpuBackend::relu_backward(const float* y, float* grad, int64_t count) {
+#pragma omp parallel for schedule(static) if (count > 65536)
+    for (int64_t i = 0; i < count; ++i) grad[i] = y[i] > 0.0f ? grad[i] : 0.0f;
+}
+
+void CpuBackend::column_sums(const float* a, int64_t rows, int64_t cols, float* out) {
+    // Row-parallel partial sums in double, then one reduction: deterministic for a thread count.
+    int threads = omp_get_max_threads();
+    std::vector<double> partial(size_t(threads) * cols, 0.0);
+#pragma omp parallel if (rows * cols > 65536)
+    {
+        double* mine = partial.data() + size_t(omp_get_thread_num()) * cols;
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < rows; ++r)
+            for (int64_t c = 0; c < cols; ++c) mine[c] += a[r * cols + c];
+    }
+    for (int64_t c = 0; c < cols; ++c) {
+        double total = 0.0;
+        for (int t = 0; t < threads; ++t) total += partial[size_t(t) * cols + c];
+        out[c] = float(total);
+    }
+}
+
+void CpuBackend::adam_update(float* param, float* m, float* v, const float* grad, int64_t count,
+                             const AdamStep& step) {
+    const float correction1 = 1.0f - std::pow(step.beta1, float(step.step));
+    const float correction2 = 1.0f - std::pow(step.beta2, float(step.step));
+    const float rate = step.learning_rate * std::sqrt(correction2) / correction1;
+    const float eps = step.epsilon * std::sqrt(correction2);
+#pragma omp parallel for schedule(static) if (count > 65536)
+    for (int64_t i = 0; i < count; ++i) {
+        m[i] = step.beta1 * m[i] + (1.0f - step.beta1) * grad[i];
+        v[i] = step.beta2 * v[i] + (1.0f - step.beta2) * grad[i] * grad[i];
+        param[i] -= rate * m[i] / (std::sqrt(v[i]) + eps);
+    }
+}
+
+void CpuBackend::assign_nearest(const float* x, int64_t n, int d, const float* centroids, int k,
+                                int32_t* labels, float* distance2) {
+    constexpr int64_t kBlockRows = 4096;
+    std::vector<float> centroid_norms(k);
+    for (int c = 0; c < k; ++c) {
+        double total = 0.0;
+        for (int j = 0; j < d; ++j) total += double(centroids[c * d + j]) * centroids[c * d + j];
+        centroid_norms[c] = float(total);
+    }
+    std::vector<float> dots(size_t(kBlockRows) * k);
+    for (int64_t start = 0; start < n; start += kBlockRows) {
+        int64_t rows = std::min(kBlockRows, n - start);
+        const float* block = x + start * d;
+        gemm(false, true, rows, k, d, 1.0f, block, d, centroids, d, 0.0f, dots.data(), k);
+
+#pragma omp parallel for schedule(static)
+        for (int64_t r = 0; r < rows; ++r) {
+            const float* row = block + r * d;
+            float row_norm = 0.0f;
+            for (int j = 0; j < d; ++j) row_norm += row[j] * row[j];
+            const float* row_dots = dots.data() + r * k;
+            float best = std::numeric_limits<float>::infinity();
+            int32_t best_index = 0;
+            for (int c = 0; c < k; ++c) {
+                float distance = centroid_norms[c] - 2.0f * row_dots[c];
+                if (distance < best) {
+                    best = distance;
+                    best_index = c;
+                }
+            }
+            labels[start + r] = best_index;
+            // Cancellation can leave a tiny negative number for a point on its centroid.
+            if (distance2) distance2[start + r] = std::max(best + row_norm, 0.0f);
+        }
+    }
+}
+
+void CpuBackend::accumulate_centroids(const float* x, int64_t n, int d, const int32_t* labels,
+                                      int k, double* sums, int64_t* counts) {
+    int threads = omp_get_max_threads();
+    std::vector<double> partial_sums(size_t(threads) * k * d, 0.0);
+    std::vector<int64_t> partial_counts(size_t(threads) * k, 0);
+#pragma omp parallel
+    {
+        int t = omp_get_thread_num();
+        double* my_sums = partial_sums.data() + size_t(t) * k * d;
+        int64_t* my_counts = partial_counts.data() + size_t(t) * k;
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < n; ++i) {
+            int32_t c = labels[i];
+            my_counts[c] += 1;
+            double* target = my_sums + size_t(c) * d;
+            const float* row = x + i * d;
+            for (int j = 0; j < d; ++j) target[j] += row[j];
+        }
+    }
+    for (int t = 0; t < threads; ++t) {
+        for (int64_t e = 0; e < int64_t(k) * d; ++e) sums[e] += partial_sums[size_t(t) * k * d + e];
+        for (int c = 0; c < k; ++c) counts[c] += partial_counts[size_t(t) * k + c];
+    }
+}
+
+DualPassResult CpuBackend::dual_pass(const float* value, const float* cost, int64_t n, int m,
+                                     double lambda, int32_t* choice) {
+    double total_value = 0.0, total_cost = 0.0;
+    const float lambda_f = float(lambda);
+#pragma omp parallel for schedule(static) reduction(+ : total_value, total_cost)
+    for (int64_t i = 0; i < n; ++i) {
+        const float* v = value + i * m;
+        const float* c = cost + i * m;
+        int best = 0;
+        float best_score = v[0] - lambda_f * c[0];
+        for (int j = 1; j < m; ++j) {
+            float score = v[j] - lambda_f * c[j];
+            if (score > best_score) {
+                best_score = score;
+                best = j;
+            }
+        }
+        if (choice) choice[i] = best;
+        total_value += v[best];
+        total_cost += c[best];
+    }
+    return {total_value, total_cost};
+}
+
+}  // namespace ca
