@@ -161,12 +161,9 @@ void DataSource::log_imputation(const std::vector<int64_t>& train_rows,
         if (feature.missing == 0) continue;
         total += feature.missing;
         const EncodedColumn& column = encoder.columns()[c];
-        detail << (detail.tellp() > 0 ? ", " : "") << feature.name() << " " << feature.missing;
-        if (feature.categorical()) {
-            detail << " as an unseen level";
-        } else {
-            detail << " -> " << column.mean;
-        }
+        detail << (detail.tellp() > 0 ? ", " : "") << feature.name() << ": " << feature.missing
+               << (feature.categorical() ? " encoded as an unseen level" : " set to ");
+        if (!feature.categorical()) detail << column.mean;
     }
     if (total == 0) return;
     log_warning(file_name_of(table_.path) + ": filled " + std::to_string(total) +

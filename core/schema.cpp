@@ -209,7 +209,7 @@ void parse_table_keys(const ConfigNode& data, DataSchema& schema) {
     }
     std::string missing = data.choice("missing", "error", {"error", "impute_mean"});
     schema.missing = missing == "impute_mean" ? MissingPolicy::kImputeMean : MissingPolicy::kError;
-    schema.max_rows = data.integer_in("max_rows", 0, 1, LONG_MAX);
+    if (data.has("max_rows")) schema.max_rows = data.integer_in("max_rows", 1, 1, LONG_MAX);
 }
 
 void require_keys(const ConfigNode& data, std::initializer_list<const char*> keys) {

@@ -239,8 +239,9 @@ int32_t TableBuilder::read_arm(const CsvRecord& record) {
         if (label == schema_.arm_labels[j]) return static_cast<int32_t>(j);
     }
     fail_cell(record, slots_.treatment,
-              "unknown treatment label " + in_quotes(label) + "; the configured labels (" +
-                  schema_.treatment.key + "'s arms) are " + join_quoted(schema_.arm_labels));
+              "unknown treatment label " + in_quotes(label) +
+                  "; expected one of the configured arms (data.treatment.arms): " +
+                  join_quoted(schema_.arm_labels));
 }
 
 double TableBuilder::read_outcome(const CsvRecord& record, int slot) {
@@ -381,7 +382,8 @@ void TableBuilder::check_arms() const {
     }
     message << " (column '" << schema_.treatment.name << "', " << table_.n << " rows read";
     if (table_.truncated) message << ", stopped at data.max_rows";
-    message << "; levels found: {" << levels << "})";
+    if (present.size() > 1) message << "; levels found: {" << levels << "}";
+    message << ")";
     throw InputError(message.str());
 }
 
