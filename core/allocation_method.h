@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/dataset.h"
+#include "core/eom.h"
 #include "kernels/backend.h"
 
 namespace ca {
@@ -27,15 +28,6 @@ struct MethodContext {
     std::function<const MultiTaskNetwork&()> shared_network;
 };
 
-// Each method exposes one scalar knob that moves its spend monotonically (lambda for
-// individual-level methods, the cluster programme's budget for HRC); the harness bisects it
-// so that every method is compared at the same realised cost.
-struct KnobRange {
-    double low = 0.0;
-    double high = 1.0;
-    bool cost_increases = true;  ///< spend grows with the knob (false for lambda)
-};
-
 class AllocationMethod {
 public:
     virtual ~AllocationMethod() = default;
@@ -43,6 +35,9 @@ public:
     virtual void fit(MethodContext& context) = 0;
     /// Scores the rows to allocate; choose() then returns one arm per row of them.
     virtual void prepare(const Dataset& rows, Backend& backend) = 0;
+    /// The knob that moves this method's spend monotonically (lambda for individual-level
+    /// methods, the cluster programme's budget for HRC); the harness bisects it so that every
+    /// method is compared at the same realised cost.
     virtual KnobRange knob_range() const = 0;
     virtual void choose(double knob, std::vector<int32_t>& choice) const = 0;
     /// Binary treatment: a score per prepared row ranking who to treat first (AUCC); empty when

@@ -14,7 +14,7 @@ public:
     std::string name() const override { return "random"; }
     void fit(MethodContext&) override {}
     void prepare(const Dataset& rows, Backend& backend) override;
-    KnobRange knob_range() const override { return {0.0, 1.0, true}; }
+    KnobRange knob_range() const override { return {0.0, 1.0, KnobDirection::kCostIncreases}; }
     void choose(double knob, std::vector<int32_t>& choice) const override;
     std::vector<double> treatment_scores() const override { return draw_; }
 
@@ -31,7 +31,9 @@ public:
     std::string name() const override { return "oracle"; }
     void fit(MethodContext&) override {}
     void prepare(const Dataset& rows, Backend& backend) override;
-    KnobRange knob_range() const override { return {0.0, lambda_max_, false}; }
+    KnobRange knob_range() const override {
+        return {0.0, lambda_max_, KnobDirection::kCostDecreases};
+    }
     void choose(double knob, std::vector<int32_t>& choice) const override;
     std::vector<double> treatment_scores() const override;
 

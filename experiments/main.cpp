@@ -1,4 +1,46 @@
-// Entry point of the clusteralloc command line; the commands live in experiments/.
-int main(int argc, char** argv);
-int ca_main_placeholder();
-int main(int, char**) { return 0; }
+// Entry point of the clusteralloc command line: dispatches to a command and turns the
+// library's exceptions into one error line and a non-zero exit.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "core/errors.h"
+#include "experiments/run_command.h"
+
+namespace {
+
+const char* kUsage =
+    "usage: clusteralloc <command> [flags]\n"
+    "commands:\n"
+    "  run      train, cluster, allocate and evaluate on one dataset over seeds\n"
+    "  help     this text\n"
+    "Run `clusteralloc <command> --help` for a command's flags.\n";
+
+int dispatch(int argc, char** argv) {
+    if (argc < 2 || !std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help")) {
+        std::fputs(kUsage, stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    std::string command = argv[1];
+    if (command == "run") return ca::run_command(argc, argv);
+    std::fprintf(stderr, "error: unknown command \"%s\"\n%s", command.c_str(), kUsage);
+    return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return dispatch(argc, argv);
+    } catch (const ca::InputError& error) {
+        std::fprintf(stderr, "error: %s\n", error.what());
+        return 1;
+    } catch (const ca::ConfigError& error) {
+        std::fprintf(stderr, "error: %s\n", error.what());
+        return 1;
+    } catch (const std::exception& error) {
+        std::fprintf(stderr, "error: %s\n", error.what());
+        return 3;
+    }
+}
