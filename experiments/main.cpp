@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/errors.h"
+#include "experiments/compare_command.h"
 #include "experiments/run_command.h"
 
 namespace {
@@ -14,6 +15,7 @@ const char* kUsage =
     "usage: clusteralloc <command> [flags]\n"
     "commands:\n"
     "  run      train, cluster, allocate and evaluate on one dataset over seeds\n"
+    "  compare  every method on several datasets over seeds; tables and plots\n"
     "  help     this text\n"
     "Run `clusteralloc <command> --help` for a command's flags.\n";
 
@@ -24,6 +26,7 @@ int dispatch(int argc, char** argv) {
     }
     std::string command = argv[1];
     if (command == "run") return ca::run_command(argc, argv);
+    if (command == "compare") return ca::compare_command(argc, argv);
     std::fprintf(stderr, "error: unknown command \"%s\"\n%s", command.c_str(), kUsage);
     return 2;
 }

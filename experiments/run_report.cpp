@@ -162,9 +162,9 @@ std::string format_console_table(const RunSummary& summary, const std::string& t
         out << "\n";
     }
     if (summary.has_truth) {
-        out << "True value per capita (synthetic truth), mean over seeds; oracle = ceiling:\n";
+        out << "True value per capita under the synthetic truth (mean over seeds); optimum = the ceiling:\n";
         for (size_t l = 0; l < summary.budget_fractions.size(); l += std::max<size_t>(1, summary.budget_fractions.size() / 5)) {
-            out << "  " << fixed(100.0 * summary.budget_fractions[l], 0) << "%: oracle "
+            out << "  " << fixed(100.0 * summary.budget_fractions[l], 0) << "%: optimum "
                 << fixed(summary.oracle_value_mean[l], decimals);
             for (const auto& method : summary.methods)
                 out << "  " << method.method << " "

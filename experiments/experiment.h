@@ -1,0 +1,50 @@
+// One experiment: a config (data, network, HRC sections, evaluation) run over its seeds, with
+// everything needed to print and publish it. Shared by `run` and `compare`.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "core/atomic_output.h"
+#include "core/config.h"
+#include "experiments/run_report.h"
+
+namespace ca {
+
+// Command-line settings that replace config values.
+struct ExperimentOverrides {
+    std::string data_path;  ///< replaces data.path
+    int seeds = 0;          ///< replaces evaluation.seeds when > 0
+    int epochs = 0;         ///< replaces network.max_epochs when > 0
+    std::string device;     ///< replaces the config's device when not empty
+    std::vector<std::string> methods;  ///< replaces evaluation.methods when not empty
+};
+
+struct ExperimentResult {
+    std::string name;
+    std::string title;
+    std::string data_description;
+    std::vector<SplitOutcome> outcomes;
+    RunSummary summary;
+    nlohmann::json used_config;  ///< the config with every default written out
+    nlohmann::json run_info;     ///< revision, machine, timings, peak memory
+    std::string provenance;      ///< one line: command, revision, data, time
+};
+
+/// Checks the whole config first (so a typo fails before any training), then loads the data
+/// and evaluates every method on each seed's split.
+ExperimentResult run_experiment(const ConfigNode& root, const std::string& config_path,
+                                const ExperimentOverrides& overrides,
+                                const std::string& command_line);
+
+/// Writes config.json, run_info.json, metrics.json, budget_curve.csv, summary.md and the SVG
+/// plots of one experiment into a staged folder (file names prefixed with prefix).
+void write_experiment(const ExperimentResult& result, const StagedDirectory& out,
+                      const std::string& prefix = "");
+
+/// Only the keys the run pipeline reads may appear at the top level of an experiment config.
+void check_experiment_keys(const ConfigNode& root);
+
+}  // namespace ca
