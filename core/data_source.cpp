@@ -7,18 +7,16 @@
 #include "core/data_split.h"
 #include "core/errors.h"
 #include "core/log.h"
-
-#if __has_include("core/synthetic_generator.h")
 #include "core/synthetic_generator.h"
-#define CA_HAVE_SYNTHETIC_GENERATOR 1
+
+// The build defines the source tree's location; a build without it looks in "." only.
+#ifndef CA_SOURCE_DIR
+#define CA_SOURCE_DIR "."
 #endif
 
 namespace ca {
 
 namespace {
-#ifndef CA_SOURCE_DIR
-#define CA_SOURCE_DIR "."
-#endif
 
 // Configs name files relative to the repository root; runs started elsewhere (a build folder)
 // still find them through the source tree.
@@ -52,7 +50,6 @@ void log_arm_counts(const RawTable& table) {
     log_info(line.str());
 }
 
-#ifdef CA_HAVE_SYNTHETIC_GENERATOR
 // The generated features become numeric raw columns, so they are standardised like any file's.
 RawTable table_from_synthetic(const Dataset& data) {
     RawTable table;
@@ -81,7 +78,6 @@ RawTable table_from_synthetic(const Dataset& data) {
     table.cost_is_binary = data.cost_is_binary;
     return table;
 }
-#endif
 }  // namespace
 
 DataSource DataSource::open(const ConfigNode& data_node, const std::string& path_override) {
@@ -89,15 +85,11 @@ DataSource DataSource::open(const ConfigNode& data_node, const std::string& path
     DataSource source;
     source.schema_ = parse_data_schema(data_node, path_override);
     if (source.schema_.source == DataSourceKind::kSynthetic) {
-#ifdef CA_HAVE_SYNTHETIC_GENERATOR
         source.synthetic_ =
             generate_synthetic(parse_synthetic_params(data_node.child("synthetic")));
         source.table_ = table_from_synthetic(source.synthetic_);
         source.synthetic_.x.clear();
         source.synthetic_.x.shrink_to_fit();
-#else
-        data_node.fail("source", "this build has no synthetic generator");
-#endif
     } else {
         source.schema_.path = resolve_data_path(source.schema_.path);
         source.table_ = load_table(source.schema_);

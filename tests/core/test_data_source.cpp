@@ -14,6 +14,7 @@
 #include "core/config.h"
 #include "core/data_source.h"
 #include "core/errors.h"
+#include "core/synthetic_generator.h"
 
 namespace ca {
 namespace {
@@ -294,6 +295,67 @@ TEST(Criteo, SampleWithoutControlRowsIsRefused) {
                            "required"),
               std::string::npos)
         << message;
+}
+
+// ---- synthetic source
+
+json synthetic_data() {
+    return {{"source", "synthetic"},
+            {"synthetic", {{"rows", 600}, {"features", 4}, {"arms", 3}, {"seed", 9}}},
+            {"split", {{"train", 0.5}, {"validation", 0.2}, {"test", 0.3}}}};
+}
+
+TEST(DataSource, SyntheticRowsKeepTheirTruthThroughTheSplit) {
+    DataSource source = open_source(synthetic_data());
+    EXPECT_EQ(source.rows(), 600);
+    EXPECT_EQ(source.arms(), 3);
+    DataSplits splits = source.split(4);
+    EXPECT_EQ(splits.train.n + splits.validation.n + splits.test.n, 600);
+
+    // The generator called directly is the reference for every carried column.
+    SyntheticParams params;
+    params.rows = 600;
+    params.features = 4;
+    params.arms = 3;
+    params.seed = 9;
+    Dataset generated = generate_synthetic(params);
+    for (const Dataset* part : {&splits.train, &splits.test}) {
+        ASSERT_TRUE(part->has_truth());
+        ASSERT_EQ(part->true_value.size(), size_t(part->n * 3));
+        EXPECT_EQ(part->d, 4);
+        for (int64_t i = 0; i < part->n; ++i) {
+            int64_t u = part->user_id[i];
+            EXPECT_EQ(part->arm[i], generated.arm[u]);
+            EXPECT_EQ(part->value[i], generated.value[u]);
+            EXPECT_EQ(part->cost[i], generated.cost[u]);
+            for (int j = 0; j < 3; ++j) {
+                EXPECT_EQ(part->true_value[i * 3 + j], generated.true_value[u * 3 + j]);
+                EXPECT_EQ(part->true_cost[i * 3 + j], generated.true_cost[u * 3 + j]);
+            }
+        }
+    }
+
+    // Features standardised with the training rows: mean 0 and deviation 1 there.
+    const Dataset& train = splits.train;
+    for (int f = 0; f < train.d; ++f) {
+        double sum = 0, squares = 0;
+        for (int64_t i = 0; i < train.n; ++i) sum += train.row(i)[f];
+        double mean = sum / train.n;
+        for (int64_t i = 0; i < train.n; ++i)
+            squares += (train.row(i)[f] - mean) * (train.row(i)[f] - mean);
+        EXPECT_NEAR(mean, 0.0, 1e-5) << "feature " << f;
+        EXPECT_NEAR(std::sqrt(squares / train.n), 1.0, 1e-5) << "feature " << f;
+    }
+}
+
+TEST(DataSource, SyntheticSourceTakesNoDataPath) {
+    try {
+        open_source(synthetic_data(), "some.csv");
+        FAIL() << "a data path was accepted for the synthetic source";
+    } catch (const ConfigError& error) {
+        EXPECT_NE(std::string(error.what()).find("test.json: data.source"), std::string::npos)
+            << error.what();
+    }
 }
 
 // ---- shipped data and configs
