@@ -39,6 +39,18 @@ std::vector<T> gather(const std::vector<T>& column, const std::vector<int64_t>& 
     return out;
 }
 
+// The loader checks files itself; generated data gets the same guarantee here.
+void check_every_arm_has_rows(const RawTable& table) {
+    std::vector<int64_t> counts = table.arm_counts();
+    for (size_t j = 0; j < counts.size(); ++j) {
+        if (counts[j] == 0) {
+            CA_THROW(InputError, table.path << ": arm " << j << " \"" << table.arm_names[j]
+                                            << "\" has no rows among " << table.n
+                                            << "; raise the row count or that arm's share");
+        }
+    }
+}
+
 void log_arm_counts(const RawTable& table) {
     std::vector<int64_t> counts = table.arm_counts();
     std::ostringstream line;
@@ -88,6 +100,7 @@ DataSource DataSource::open(const ConfigNode& data_node, const std::string& path
         source.synthetic_ =
             generate_synthetic(parse_synthetic_params(data_node.child("synthetic")));
         source.table_ = table_from_synthetic(source.synthetic_);
+        check_every_arm_has_rows(source.table_);
         source.synthetic_.x.clear();
         source.synthetic_.x.shrink_to_fit();
     } else {

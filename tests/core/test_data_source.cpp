@@ -358,6 +358,13 @@ TEST(DataSource, SyntheticSourceTakesNoDataPath) {
     }
 }
 
+TEST(DataSource, SyntheticArmWithoutRowsIsRefused) {
+    // Two users cannot cover five arms.
+    json data = {{"source", "synthetic"}, {"synthetic", {{"rows", 2}, {"arms", 5}}}};
+    std::string message = open_error(data);
+    EXPECT_NE(message.find("has no rows among 2"), std::string::npos) << message;
+}
+
 // ---- shipped data and configs
 
 TEST(DataSource, ShippedConfigsParse) {
