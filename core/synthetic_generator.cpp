@@ -216,6 +216,9 @@ SyntheticUser SyntheticModel::user(int64_t row) const {
     out.features.resize(d);
     for (int k = 0; k < d; ++k)
         out.features[k] = centres_[size_t(out.segment) * d + k] + out.offset[k];
+    out.base_logit = base_logit_[out.segment] + dot(base_weights_, out.offset);
+    out.responsiveness = response_[out.segment] * std::exp(dot(response_weights_, out.offset));
+    out.basket_log_mean = basket_log_mean_[out.segment] + dot(basket_weights_, out.offset);
     return out;
 }
 
@@ -231,27 +234,15 @@ int SyntheticModel::draw_arm(int64_t row) const {
 
 double SyntheticModel::coupon_amount(int arm) const { return arm * params_.coupon_step; }
 
-double SyntheticModel::logit_base(const SyntheticUser& user) const {
-    return base_logit_[user.segment] + dot(base_weights_, user.offset);
-}
-
-double SyntheticModel::responsiveness(const SyntheticUser& user) const {
-    return response_[user.segment] * std::exp(dot(response_weights_, user.offset));
-}
-
-double SyntheticModel::basket_log_mean(const SyntheticUser& user) const {
-    return basket_log_mean_[user.segment] + dot(basket_weights_, user.offset);
-}
-
 double SyntheticModel::conversion_probability(const SyntheticUser& user, int arm) const {
     // Diminishing returns: g(j) = log(1 + j) / log(M) rises from 0 to 1, ever more slowly.
     double g = std::log1p(double(arm)) / std::log(double(params_.arms));
-    double logit = logit_base(user) + responsiveness(user) * g;
+    double logit = user.base_logit + user.responsiveness * g;
     return 1.0 / (1.0 + std::exp(-logit));
 }
 
 double SyntheticModel::expected_basket(const SyntheticUser& user) const {
-    return std::exp(basket_log_mean(user) + 0.5 * kBasketSigma * kBasketSigma);
+    return std::exp(user.basket_log_mean + 0.5 * kBasketSigma * kBasketSigma);
 }
 
 double SyntheticModel::true_value(const SyntheticUser& user, int arm) const {
@@ -283,7 +274,7 @@ SyntheticOutcome SyntheticModel::draw_outcome(const SyntheticUser& user, int arm
     SyntheticOutcome out;
     out.converted = conversion_draw < conversion_probability(user, arm);
     if (out.converted) {
-        double basket = std::exp(basket_log_mean(user) + kBasketSigma * basket_draw);
+        double basket = std::exp(user.basket_log_mean + kBasketSigma * basket_draw);
         out.value = params_.value == SyntheticValue::kGmv ? basket : 1.0;
         out.cost = coupon_amount(arm);
     }
@@ -296,8 +287,11 @@ SyntheticOutcome SyntheticModel::draw_outcome(const SyntheticUser& user, int arm
 std::vector<float> SyntheticModel::observed_features(const SyntheticUser& user,
                                                      SyntheticRng& noise_rng) const {
     std::vector<float> out(params_.features);
+    // Feature noise is the last use of the noise stream, so it may skip its draws when off.
+    bool noisy_features = params_.feature_noise > 0;
     for (int k = 0; k < params_.features; ++k) {
-        double noisy = user.features[k] + params_.feature_noise * noise_rng.normal();
+        double noise = noisy_features ? params_.feature_noise * noise_rng.normal() : 0.0;
+        double noisy = user.features[k] + noise;
         out[k] = float((noisy - feature_mean_[k]) / feature_sd_[k]);
     }
     return out;

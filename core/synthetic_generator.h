@@ -72,12 +72,15 @@ class SyntheticRng {
     uint64_t state_;
 };
 
-/// One user's latent state.
+/// One user's latent state and the response parameters it implies.
 struct SyntheticUser {
     int segment = 0;               ///< latent type
     bool shifted = false;          ///< drawn from the shifted population
     std::vector<double> offset;    ///< D: clean features minus the segment centre
     std::vector<double> features;  ///< D: clean features, unstandardised
+    double base_logit = 0.0;       ///< a(x): conversion logit without a coupon
+    double responsiveness = 0.0;   ///< b(x) >= 0: logit gained by the deepest coupon
+    double basket_log_mean = 0.0;  ///< mean of the log basket given conversion
 };
 
 /// One observed outcome of a user under an arm.
@@ -118,10 +121,6 @@ class SyntheticModel {
     double value_scale() const;
 
   private:
-    double logit_base(const SyntheticUser& user) const;
-    double responsiveness(const SyntheticUser& user) const;
-    double basket_log_mean(const SyntheticUser& user) const;
-
     SyntheticParams params_;
     std::vector<double> arm_shares_;        ///< M
     std::vector<double> centres_;           ///< segments x D
