@@ -18,7 +18,7 @@ namespace ca {
 
 struct ClusterSolverParams {
     /// Branch-and-bound nodes per budget before the search stops unproven (with a warning).
-    int64_t node_limit = 1000000;
+    int64_t node_limit = 200000;
     /// The budget grid of solve_budget_grid's callers.
     BudgetGridParams budgets;
 

@@ -54,7 +54,7 @@ float squared_distance(const float* a, const float* b, int d) {
     return total;
 }
 
-void check_finite(const float* x, int64_t n, int d) {
+void check_finite(const float* x, int64_t n, int d, const char* what) {
     int64_t first_bad = -1;
 #pragma omp parallel for schedule(static) reduction(max : first_bad)
     for (int64_t e = 0; e < n * d; ++e) {
@@ -63,9 +63,10 @@ void check_finite(const float* x, int64_t n, int d) {
     }
     if (first_bad < 0) return;
     int64_t e = n * d - first_bad;
-    CA_THROW(InputError, "kmeans: row " << e / d << " (0-based), column " << e % d << " is " << x[e]
-                                        << "; k-means needs finite values (the loader "
-                                        << "should have rejected or imputed this cell)");
+    CA_THROW(InputError, "kmeans: " << what << ": row " << e / d << " (0-based), column " << e % d
+                                    << " is " << x[e]
+                                    << "; k-means needs finite values (the loader "
+                                    << "should have rejected or imputed this cell)");
 }
 
 // Rows compared by value, so 0.0 and -0.0 are one point.
@@ -425,24 +426,18 @@ void check_arguments(const float* x, int64_t n, int d, const KMeansParams& param
     if (n < 1) CA_THROW(InputError, "kmeans: no rows to cluster (N = " << n << ")");
     if (d < 1) CA_THROW(InputError, "kmeans: rows have no columns (D = " << d << ")");
     CA_ASSERT(x != nullptr);
-    check_finite(x, n, d);
+    check_finite(x, n, d, "input");
 }
 
 }  // namespace
 
-KMeansResult kmeans_fit(const float* x, int64_t n, int d, const KMeansParams& params,
-                        Backend& backend) {
-    check_arguments(x, n, d, params);
-    double start = wall_seconds();
-    std::vector<int64_t> representatives;
-    std::vector<int32_t> distinct_labels;
-    if (group_distinct_rows(x, n, d, params.k, representatives, distinct_labels))
-        return one_cluster_per_point(x, d, params.k, representatives, std::move(distinct_labels));
+namespace {
 
+// Lloyd or mini-batch from the centroids in `state`, then the empty-cluster clean-up.
+KMeansResult refine(const float* x, int64_t n, int d, const KMeansParams& params,
+                    std::mt19937_64& rng, LloydState& state, Backend& backend) {
+    double start = wall_seconds();
     int k = params.k;
-    std::mt19937_64 rng(params.seed);
-    LloydState state;
-    state.centroids = seed_kmeanspp(x, n, d, k, params, rng);
     state.labels.assign(size_t(n), 0);
     state.distance2.assign(size_t(n), 0.0f);
     if (params.mini_batch > 0) {
@@ -470,11 +465,44 @@ KMeansResult kmeans_fit(const float* x, int64_t n, int d, const KMeansParams& pa
     return result;
 }
 
+}  // namespace
+
+KMeansResult kmeans_fit(const float* x, int64_t n, int d, const KMeansParams& params,
+                        Backend& backend) {
+    check_arguments(x, n, d, params);
+    std::vector<int64_t> representatives;
+    std::vector<int32_t> distinct_labels;
+    if (group_distinct_rows(x, n, d, params.k, representatives, distinct_labels))
+        return one_cluster_per_point(x, d, params.k, representatives, std::move(distinct_labels));
+
+    std::mt19937_64 rng(params.seed);
+    LloydState state;
+    state.centroids = seed_kmeanspp(x, n, d, params.k, params, rng);
+    return refine(x, n, d, params, rng, state, backend);
+}
+
+KMeansResult kmeans_fit_from(const float* x, int64_t n, int d, const float* initial_centroids,
+                             const KMeansParams& params, Backend& backend) {
+    check_arguments(x, n, d, params);
+    CA_ASSERT(initial_centroids != nullptr);
+    check_finite(initial_centroids, params.k, d, "initial centroids");
+    std::vector<int64_t> representatives;
+    std::vector<int32_t> distinct_labels;
+    if (group_distinct_rows(x, n, d, params.k, representatives, distinct_labels))
+        return one_cluster_per_point(x, d, params.k, representatives, std::move(distinct_labels));
+
+    std::mt19937_64 rng(params.seed);
+    LloydState state;
+    state.centroids.assign(initial_centroids, initial_centroids + size_t(params.k) * d);
+    return refine(x, n, d, params, rng, state, backend);
+}
+
 std::vector<int32_t> kmeans_assign(const float* x, int64_t n, int d, const float* centroids, int k,
                                    Backend& backend) {
     if (k < 1) CA_THROW(InputError, "kmeans_assign: need at least one centroid, got K = " << k);
     if (d < 1) CA_THROW(InputError, "kmeans_assign: rows have no columns (D = " << d << ")");
-    check_finite(x, n, d);
+    check_finite(x, n, d, "input");
+    check_finite(centroids, k, d, "centroids");
     std::vector<int32_t> labels(size_t(std::max<int64_t>(n, 0)));
     if (n > 0) backend.assign_nearest(x, n, d, centroids, k, labels.data(), nullptr);
     return labels;

@@ -53,6 +53,11 @@ struct KMeansResult {
 KMeansResult kmeans_fit(const float* x, int64_t n, int d, const KMeansParams& params,
                         Backend& backend);
 
+/// The same iterations started from K x D initial centroids (K = params.k) instead of
+/// k-means++, e.g. to warm-start from an earlier run; the seed then only drives mini-batches.
+KMeansResult kmeans_fit_from(const float* x, int64_t n, int d, const float* initial_centroids,
+                             const KMeansParams& params, Backend& backend);
+
 /// Labels of the N x D rows x under the K x D centroids (nearest, lowest index on ties).
 std::vector<int32_t> kmeans_assign(const float* x, int64_t n, int d, const float* centroids, int k,
                                    Backend& backend);

@@ -18,16 +18,19 @@ namespace {
 
 // Arms of one cluster by increasing weight; among equal weights the most profitable first,
 // then the cheapest per capita (this decides clusters of population 0), then lowest index.
-std::vector<int> arms_by_weight(const MckpInstance& instance, const ClusterTable& table,
+std::vector<int> arms_by_weight(const MckpInstance& instance, const std::vector<char>& allowed,
                                 int cluster) {
-    std::vector<int> order(size_t(instance.m));
-    std::iota(order.begin(), order.end(), 0);
+    std::vector<int> order;
+    for (int arm = 0; arm < instance.m; ++arm)
+        if (allowed.empty() || allowed[size_t(cluster) * instance.m + arm]) order.push_back(arm);
+    CA_ASSERT_MSG(!order.empty(), "cluster " << cluster << " has no arm left");
     std::sort(order.begin(), order.end(), [&](int a, int b) {
         double wa = instance.weight_at(cluster, a), wb = instance.weight_at(cluster, b);
         if (wa != wb) return wa < wb;
         double pa = instance.profit_at(cluster, a), pb = instance.profit_at(cluster, b);
         if (pa != pb) return pa > pb;
-        double ca = table.cost[table.index(cluster, a)], cb = table.cost[table.index(cluster, b)];
+        double ca = instance.tie_cost[size_t(cluster) * instance.m + a];
+        double cb = instance.tie_cost[size_t(cluster) * instance.m + b];
         if (ca != cb) return ca < cb;
         return a < b;
     });
@@ -68,8 +71,8 @@ std::vector<int> upper_hull(const MckpInstance& instance, int cluster,
     return hull;
 }
 
-void add_cluster(MckpInstance& instance, const ClusterTable& table, int cluster) {
-    std::vector<int> by_weight = arms_by_weight(instance, table, cluster);
+void add_cluster(MckpInstance& instance, const std::vector<char>& allowed, int cluster) {
+    std::vector<int> by_weight = arms_by_weight(instance, allowed, cluster);
     instance.cheapest[size_t(cluster)] = by_weight.front();
     instance.frontier[size_t(cluster)] = undominated_arms(instance, cluster, by_weight);
     std::vector<int> hull = upper_hull(instance, cluster, instance.frontier[size_t(cluster)]);
@@ -87,6 +90,20 @@ void add_cluster(MckpInstance& instance, const ClusterTable& table, int cluster)
     }
 }
 
+// Cheapest arms, frontiers and the sorted hull segments over the allowed arms (all when empty).
+void build_hulls(MckpInstance& instance, const std::vector<char>& allowed) {
+    instance.cheapest.assign(size_t(instance.k), 0);
+    instance.frontier.assign(size_t(instance.k), {});
+    instance.segments.clear();
+    instance.open_clusters.clear();
+    for (int c = 0; c < instance.k; ++c) {
+        add_cluster(instance, allowed, c);
+        if (instance.frontier[size_t(c)].size() > 1) instance.open_clusters.push_back(c);
+    }
+    std::stable_sort(instance.segments.begin(), instance.segments.end(),
+                     [](const HullSegment& a, const HullSegment& b) { return a.slope > b.slope; });
+}
+
 bool is_free(const std::vector<int>& fixed, int cluster) {
     return fixed.empty() || fixed[size_t(cluster)] < 0;
 }
@@ -100,6 +117,7 @@ MckpInstance make_mckp_instance(const ClusterTable& table) {
     size_t cells = size_t(table.k) * size_t(table.m);
     instance.weight.resize(cells);
     instance.profit.resize(cells);
+    instance.tie_cost = table.cost;
     for (int c = 0; c < table.k; ++c) {
         double largest_weight = 0.0, largest_profit = 0.0;
         for (int j = 0; j < table.m; ++j) {
@@ -112,12 +130,15 @@ MckpInstance make_mckp_instance(const ClusterTable& table) {
         instance.weight_scale += largest_weight;
         instance.profit_scale += largest_profit;
     }
-    instance.cheapest.assign(size_t(table.k), 0);
-    instance.frontier.assign(size_t(table.k), {});
-    for (int c = 0; c < table.k; ++c) add_cluster(instance, table, c);
-    std::stable_sort(instance.segments.begin(), instance.segments.end(),
-                     [](const HullSegment& a, const HullSegment& b) { return a.slope > b.slope; });
+    build_hulls(instance, {});
     return instance;
+}
+
+MckpInstance restrict_arms(const MckpInstance& instance, const std::vector<char>& allowed) {
+    CA_ASSERT(allowed.size() == instance.weight.size());
+    MckpInstance restricted = instance;
+    build_hulls(restricted, allowed);
+    return restricted;
 }
 
 double policy_profit(const MckpInstance& instance, const std::vector<int>& arms) {
@@ -193,7 +214,7 @@ std::vector<int> fill_leftover_budget(const MckpInstance& instance, std::vector<
     for (int move = 0; move <= instance.k * instance.m; ++move) {
         int best_cluster = -1, best_arm = -1;
         double best_gain = 0.0, best_step = 0.0;
-        for (int c = 0; c < instance.k; ++c) {
+        for (int c : instance.open_clusters) {
             if (!is_free(fixed, c)) continue;
             int current = arms[size_t(c)];
             for (int arm : instance.frontier[size_t(c)]) {

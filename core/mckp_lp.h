@@ -38,12 +38,17 @@ struct MckpInstance {
     /// K x M weights n_k C_kj and profits n_k R_kj.
     std::vector<double> weight;
     std::vector<double> profit;
+    /// K x M per-capita costs C_kj: they break ties between arms of equal weight and profit
+    /// (clusters of population 0).
+    std::vector<double> tie_cost;
     /// K: the arm each cluster starts from (least weight, then most profit, then cheapest
     /// per capita, then lowest index).
     std::vector<int> cheapest;
     /// K lists of the arms no other arm dominates (no more weight and at least the profit),
     /// by increasing weight; an optimum never needs any other arm.
     std::vector<std::vector<int>> frontier;
+    /// Clusters with two or more frontier arms, the only ones a search can move.
+    std::vector<int> open_clusters;
     /// Hull segments of all clusters, by decreasing slope (ties keep cluster order).
     std::vector<HullSegment> segments;
     /// Sum over clusters of the largest weight and of the largest |profit|; tolerances scale
@@ -78,6 +83,10 @@ struct LpSolution {
 /// The instance of a table: weights and profits scaled by the cluster populations. The table
 /// must have been checked (finite, costs and populations >= 0).
 MckpInstance make_mckp_instance(const ClusterTable& table);
+
+/// The same instance with only the allowed arms (K x M flags, each cluster keeping at
+/// least one): frontiers, cheapest arms and hull segments are rebuilt over them.
+MckpInstance restrict_arms(const MckpInstance& instance, const std::vector<char>& allowed);
 
 /// The LP relaxation. fixed is empty, or K entries where >= 0 pins that cluster's arm (the
 /// branch and bound's nodes) and -1 leaves it free.
