@@ -105,6 +105,81 @@ class DualSearch {
     int passes_ = 0;
 };
 
+// spend(lo) > B >= spend(hi); lo = 0 until a positive lambda is known to overspend.
+struct Bracket {
+    double lo = 0.0, hi = 0.0;
+    DualPassResult at_lo, at_hi;
+};
+
+// Steps of 8x up from 1 until the spend fits, or down while it still fits.
+Bracket find_bracket(DualSearch& search, const DualPassResult& at_zero, double budget,
+                     int max_passes) {
+    Bracket bracket;
+    bracket.at_lo = at_zero;
+    bracket.hi = 1.0;
+    bracket.at_hi = search.spend_at(bracket.hi);
+    while (bracket.at_hi.cost > budget && bracket.hi < kLargestLambda &&
+           search.passes() < max_passes) {
+        bracket.lo = bracket.hi;
+        bracket.at_lo = bracket.at_hi;
+        bracket.hi *= 8.0;
+        bracket.at_hi = search.spend_at(bracket.hi);
+    }
+    while (bracket.lo == 0.0 && bracket.hi > 1.0 / kLargestLambda && search.passes() < max_passes) {
+        DualPassResult below = search.spend_at(bracket.hi / 8.0);
+        if (below.cost > budget) {
+            bracket.lo = bracket.hi / 8.0;
+            bracket.at_lo = below;
+        } else {
+            bracket.hi /= 8.0;
+            bracket.at_hi = below;
+        }
+    }
+    return bracket;
+}
+
+// Narrows the bracket until spend(hi) is within the tolerance below B or the bracket is a
+// jump of the spend. Steps interpolate the spend linearly in lambda toward the middle of the
+// accepted window, with the Illinois rule (halve the weight of an end kept twice in a row) so
+// one end cannot stall; that takes few passes when the spend is smooth, as with many users.
+// A log-space bisection step follows any interpolation that failed to halve the bracket.
+bool narrow_bracket(DualSearch& search, Bracket& bracket, double budget,
+                    const IndividualSolverParams& params) {
+    double accept = budget * (1.0 - params.relative_tolerance);
+    double target = budget * (1.0 - 0.5 * params.relative_tolerance);
+    double excess_lo = bracket.at_lo.cost - target, excess_hi = bracket.at_hi.cost - target;
+    int last_kept = 0;  // +1: lo was kept by the last step, -1: hi was
+    bool interpolate = true;
+    while (search.passes() < params.max_passes) {
+        if (bracket.at_hi.cost >= accept) return true;
+        double width = bracket.hi - bracket.lo;
+        if (width <= kSmallestBracket * bracket.hi) return true;
+        double mid;
+        if (interpolate && excess_lo > excess_hi) {
+            double t = excess_lo / (excess_lo - excess_hi);
+            mid = bracket.lo + std::min(0.99, std::max(0.01, t)) * width;
+        } else {
+            mid = bracket.lo > 0.0 ? std::sqrt(bracket.lo * bracket.hi) : 0.5 * bracket.hi;
+        }
+        DualPassResult at_mid = search.spend_at(mid);
+        if (at_mid.cost > budget) {
+            bracket.lo = mid;
+            bracket.at_lo = at_mid;
+            excess_lo = at_mid.cost - target;
+            if (last_kept == -1) excess_hi *= 0.5;
+            last_kept = -1;
+        } else {
+            bracket.hi = mid;
+            bracket.at_hi = at_mid;
+            excess_hi = at_mid.cost - target;
+            if (last_kept == 1) excess_lo *= 0.5;
+            last_kept = 1;
+        }
+        interpolate = !interpolate || bracket.hi - bracket.lo < 0.5 * width;
+    }
+    return false;
+}
+
 }  // namespace
 
 IndividualAllocation allocate_at_lambda(const float* value, const float* cost, int64_t n, int m,
@@ -143,44 +218,13 @@ IndividualAllocation solve_individual(const float* value, const float* cost, int
     }
 
     DualSearch search(value, cost, n, m, backend);
-    double lo = 0.0, hi = 0.0;
+    DualPassResult at_zero = search.spend_at(0.0);
+    double hi = 0.0;
     bool converged = true;
-    DualPassResult at_hi = search.spend_at(0.0);
-    if (at_hi.cost > budget) {
-        // Bracket: spend(lo) > B >= spend(hi).
-        hi = 1.0;
-        at_hi = search.spend_at(hi);
-        while (at_hi.cost > budget && hi < kLargestLambda && search.passes() < params.max_passes) {
-            lo = hi;
-            hi *= 8.0;
-            at_hi = search.spend_at(hi);
-        }
-        while (lo == 0.0 && hi > 1.0 / kLargestLambda && search.passes() < params.max_passes) {
-            DualPassResult below = search.spend_at(hi / 8.0);
-            if (below.cost > budget) {
-                lo = hi / 8.0;
-            } else {
-                hi /= 8.0;
-                at_hi = below;
-            }
-        }
-        // Bisection in log space until the spend is close enough or the bracket is a jump.
-        converged = false;
-        while (search.passes() < params.max_passes) {
-            if (at_hi.cost >= budget * (1.0 - params.relative_tolerance) ||
-                hi - lo <= kSmallestBracket * hi) {
-                converged = true;
-                break;
-            }
-            double mid = lo > 0.0 ? std::sqrt(lo * hi) : 0.5 * hi;
-            DualPassResult at_mid = search.spend_at(mid);
-            if (at_mid.cost > budget) {
-                lo = mid;
-            } else {
-                hi = mid;
-                at_hi = at_mid;
-            }
-        }
+    if (at_zero.cost > budget) {
+        Bracket bracket = find_bracket(search, at_zero, budget, params.max_passes);
+        converged = narrow_bracket(search, bracket, budget, params);
+        hi = bracket.hi;
     }
 
     IndividualAllocation result = allocate_at_lambda(value, cost, n, m, hi, backend);
