@@ -173,6 +173,14 @@ struct ArmSums {
     }
     double rows() const { return count[0] + count[1]; }
     double effect() const { return sum[1] / count[1] - sum[0] / count[0]; }
+    ArmSums minus(const ArmSums& part) const {
+        ArmSums rest;
+        for (int arm = 0; arm < 2; ++arm) {
+            rest.count[arm] = count[arm] - part.count[arm];
+            rest.sum[arm] = sum[arm] - part.sum[arm];
+        }
+        return rest;
+    }
 };
 
 struct SplitChoice {
@@ -215,6 +223,11 @@ class TreeGrower {
     SplitChoice best_split(int64_t s_begin, int64_t s_end, int64_t e_begin, int64_t e_end);
     void search_feature(int f, int64_t s_begin, int64_t s_end, int64_t e_begin, int64_t e_end,
                         SplitChoice& best);
+    /// Fills sorted_ with the node's splitting rows by feature f; returns their sums.
+    ArmSums sort_splitting_rows(int f, int64_t s_begin, int64_t s_end);
+    /// Fills estimation_x_ with feature f of the node's estimation rows, per arm, sorted.
+    void sort_estimation_values(int f, int64_t e_begin, int64_t e_end);
+    bool estimation_children_allowed(float threshold) const;
     bool allowed(const ArmSums& left, const ArmSums& right) const;
     void fill_leaf(int32_t id, int64_t e_begin, int64_t e_end);
     int64_t partition(std::vector<int64_t>& rows, int64_t begin, int64_t end, int f, float t);
@@ -286,8 +299,7 @@ bool TreeGrower::allowed(const ArmSums& left, const ArmSums& right) const {
            std::min(right.count[0], right.count[1]) >= per_arm;
 }
 
-void TreeGrower::search_feature(int f, int64_t s_begin, int64_t s_end, int64_t e_begin,
-                                int64_t e_end, SplitChoice& best) {
+ArmSums TreeGrower::sort_splitting_rows(int f, int64_t s_begin, int64_t s_end) {
     sorted_.clear();
     ArmSums total;
     for (int64_t k = s_begin; k < s_end; ++k) {
@@ -298,16 +310,43 @@ void TreeGrower::search_feature(int f, int64_t s_begin, int64_t s_end, int64_t e
     }
     std::sort(sorted_.begin(), sorted_.end(),
               [](const SortedRow& a, const SortedRow& b) { return a.x < b.x; });
-    // The estimation half's features only (never its outcomes) decide whether its children
-    // would be large enough, so honest leaves are never empty.
+    return total;
+}
+
+void TreeGrower::sort_estimation_values(int f, int64_t e_begin, int64_t e_end) {
     for (auto& values : estimation_x_) values.clear();
-    if (params_.honest) {
-        for (int64_t k = e_begin; k < e_end; ++k) {
-            int64_t row = estimation_[size_t(k)];
-            estimation_x_[data_.treated[row] ? 1 : 0].push_back(data_.feature(f, row));
-        }
-        for (auto& values : estimation_x_) std::sort(values.begin(), values.end());
+    for (int64_t k = e_begin; k < e_end; ++k) {
+        int64_t row = estimation_[size_t(k)];
+        estimation_x_[data_.treated[row] ? 1 : 0].push_back(data_.feature(f, row));
     }
+    for (auto& values : estimation_x_) std::sort(values.begin(), values.end());
+}
+
+// The estimation half's features and arms only (never its outcomes) decide whether its
+// children would be large enough, so honest leaves are never thin or empty.
+bool TreeGrower::estimation_children_allowed(float threshold) const {
+    ArmSums left, right;
+    for (int arm = 0; arm < 2; ++arm) {
+        const auto& values = estimation_x_[arm];
+        auto at_or_below = std::upper_bound(values.begin(), values.end(), threshold);
+        left.count[arm] = double(at_or_below - values.begin());
+        right.count[arm] = double(values.end() - at_or_below);
+    }
+    return allowed(left, right);
+}
+
+// The gain in sum_children n tau^2 over the parent's n tau^2, Athey & Imbens' (2016) adaptive
+// causal-tree criterion, which for two children is n_L n_R / n (tau_L - tau_R)^2.
+double split_gain(const ArmSums& left, const ArmSums& right) {
+    double rows_left = left.rows(), rows_right = right.rows();
+    double difference = left.effect() - right.effect();
+    return rows_left * rows_right / (rows_left + rows_right) * difference * difference;
+}
+
+void TreeGrower::search_feature(int f, int64_t s_begin, int64_t s_end, int64_t e_begin,
+                                int64_t e_end, SplitChoice& best) {
+    ArmSums total = sort_splitting_rows(f, s_begin, s_end);
+    if (params_.honest) sort_estimation_values(f, e_begin, e_end);
 
     int64_t n = int64_t(sorted_.size());
     int64_t candidates = params_.split_candidates;
@@ -327,29 +366,10 @@ void TreeGrower::search_feature(int f, int64_t s_begin, int64_t s_end, int64_t e
         float above = sorted_[size_t(position)].x;
         float threshold = below + (above - below) * 0.5f;
         if (!(threshold < above)) threshold = below;
-        ArmSums right;
-        for (int arm = 0; arm < 2; ++arm) {
-            right.count[arm] = total.count[arm] - left.count[arm];
-            right.sum[arm] = total.sum[arm] - left.sum[arm];
-        }
+        ArmSums right = total.minus(left);
         if (!allowed(left, right)) continue;
-        if (params_.honest) {
-            ArmSums estimation_left, estimation_right;
-            for (int arm = 0; arm < 2; ++arm) {
-                const auto& values = estimation_x_[arm];
-                double at_or_below = double(
-                    std::upper_bound(values.begin(), values.end(), threshold) - values.begin());
-                estimation_left.count[arm] = at_or_below;
-                estimation_right.count[arm] = double(values.size()) - at_or_below;
-            }
-            if (!allowed(estimation_left, estimation_right)) continue;
-        }
-
-        // Heterogeneity of the effect between the children (Athey & Imbens 2016, eq. for the
-        // causal-tree split): n_L n_R / n (tau_L - tau_R)^2.
-        double rows_left = left.rows(), rows_right = right.rows();
-        double difference = left.effect() - right.effect();
-        double gain = rows_left * rows_right / (rows_left + rows_right) * difference * difference;
+        if (params_.honest && !estimation_children_allowed(threshold)) continue;
+        double gain = split_gain(left, right);
         if (gain > best.gain) best = {true, f, threshold, gain};
     }
 }
