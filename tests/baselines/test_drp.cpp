@@ -12,6 +12,7 @@
 #include "baselines/direct_test_support.h"
 #include "baselines/drp.h"
 #include "core/errors.h"
+#include "experiments/method_registry.h"
 
 namespace ca {
 namespace {
@@ -263,6 +264,40 @@ TEST(DrpParamsTest, ReadsEveryKeyAndRejectsUnknownOnes) {
     }
     EXPECT_THROW(DrpParams::from_config(node(R"({"baselines": {"drp": {"hidden": [0]}}})")),
                  ConfigError);
+}
+
+TEST(DrpRegistryTest, TheDirectBaselinesFollowTsmCfAndReadTheirConfigObjects) {
+    std::vector<std::string> names = known_method_names();
+    auto cf = std::find(names.begin(), names.end(), "TSM-CF");
+    ASSERT_NE(cf, names.end());
+    ASSERT_LE(cf + 5, names.end());
+    EXPECT_EQ(std::vector<std::string>(cf + 1, cf + 5),
+              (std::vector<std::string>{"DRP", "DRM", "DFCL-PL", "DFCL-IFD"}));
+
+    ConfigNode root = ConfigNode::from_json(nlohmann::json::parse(R"({"baselines": {
+        "drp": {"arm_rule": "max_score"}, "drm": {"ratio_bound": 4},
+        "dfcl": {"temperature": 0.5}}})"),
+                                            "configs/r.json");
+    for (const std::string& name : {"DRP", "DRM", "DFCL-PL", "DFCL-IFD"})
+        EXPECT_EQ(make_method(name, 0, root)->name(), name);
+    EXPECT_EQ(make_method("DRP", 0, root)->diagnostics()["params"]["arm_rule"], "max_score");
+
+    for (const char* key : {"drp", "drm", "dfcl"}) {
+        nlohmann::json document = {{"baselines", {{key, {{"epochs", 3}}}}}};
+        ConfigNode misspelt = ConfigNode::from_json(document, "configs/r.json");
+        const std::string method = std::string(key) == "drp"   ? "DRP"
+                                   : std::string(key) == "drm" ? "DRM"
+                                                               : "DFCL-IFD";
+        try {
+            make_method(method, 0, misspelt);
+            ADD_FAILURE() << "baselines." << key << ".epochs accepted";
+        } catch (const ConfigError& error) {
+            EXPECT_NE(std::string(error.what())
+                          .find("configs/r.json: baselines." + std::string(key) + ".epochs"),
+                      std::string::npos)
+                << error.what();
+        }
+    }
 }
 
 }  // namespace
