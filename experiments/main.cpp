@@ -8,6 +8,7 @@
 #include "core/errors.h"
 #include "experiments/compare_command.h"
 #include "experiments/run_command.h"
+#include "experiments/sweep_command.h"
 
 namespace {
 
@@ -16,6 +17,7 @@ const char* kUsage =
     "commands:\n"
     "  run      train, cluster, allocate and evaluate on one dataset over seeds\n"
     "  compare  every method on several datasets over seeds; tables and plots\n"
+    "  sweep    a resumable grid of config variations x seeds (ablations)\n"
     "  help     this text\n"
     "Run `clusteralloc <command> --help` for a command's flags.\n";
 
@@ -27,6 +29,7 @@ int dispatch(int argc, char** argv) {
     std::string command = argv[1];
     if (command == "run") return ca::run_command(argc, argv);
     if (command == "compare") return ca::compare_command(argc, argv);
+    if (command == "sweep") return ca::sweep_command(argc, argv);
     std::fprintf(stderr, "error: unknown command \"%s\"\n%s", command.c_str(), kUsage);
     return 2;
 }
