@@ -28,12 +28,18 @@ float op_element(const std::vector<float>& a, bool trans, int64_t ld, int64_t r,
     return trans ? a[c * ld + r] : a[r * ld + c];
 }
 
-class BackendGemmTest : public ::testing::TestWithParam<std::tuple<bool, bool>> {};
+struct GemmShape {
+    int64_t m, n, k;
+};
 
-// Leading dimensions wider than the matrices, so a kernel that ignores them fails.
+class BackendGemmTest : public ::testing::TestWithParam<std::tuple<bool, bool, GemmShape>> {};
+
+// Leading dimensions wider than the matrices, so a kernel that ignores them fails. The large
+// shapes are split over threads, by rows (m > n) or by columns (n > m).
 TEST_P(BackendGemmTest, MatchesNaiveTripleLoop) {
     const bool trans_a = std::get<0>(GetParam()), trans_b = std::get<1>(GetParam());
-    const int64_t m = 7, n = 5, k = 9, pad = 3;
+    const int64_t m = std::get<2>(GetParam()).m, n = std::get<2>(GetParam()).n;
+    const int64_t k = std::get<2>(GetParam()).k, pad = 3;
     const int64_t lda = (trans_a ? m : k) + pad, ldb = (trans_b ? k : n) + pad, ldc = n + pad;
     std::vector<float> a = random_floats((trans_a ? k : m) * lda, 1);
     std::vector<float> b = random_floats((trans_b ? n : k) * ldb, 2);
@@ -53,12 +59,19 @@ TEST_P(BackendGemmTest, MatchesNaiveTripleLoop) {
                        c.data(), ldc);
     for (int64_t r = 0; r < m; ++r)
         for (int64_t col = 0; col < ldc; ++col)
-            EXPECT_NEAR(c[r * ldc + col], expected[r * ldc + col], 1e-5f)
+            ASSERT_NEAR(c[r * ldc + col], expected[r * ldc + col], 1e-5f * (1 + std::sqrt(k)))
                 << "row " << r << " column " << col;
 }
 
+void PrintTo(const GemmShape& shape, std::ostream* out) {
+    *out << shape.m << "x" << shape.n << "x" << shape.k;
+}
+
 INSTANTIATE_TEST_SUITE_P(BackendGemm, BackendGemmTest,
-                         ::testing::Combine(::testing::Bool(), ::testing::Bool()));
+                         ::testing::Combine(::testing::Bool(), ::testing::Bool(),
+                                            ::testing::Values(GemmShape{7, 5, 9},
+                                                              GemmShape{301, 40, 200},
+                                                              GemmShape{40, 301, 200})));
 
 TEST(BackendTest, BiasWithAndWithoutRelu) {
     std::vector<float> y = {1.0f, -2.0f, 0.5f, -0.25f, 3.0f, -4.0f};  // 2 x 3
