@@ -75,8 +75,9 @@ class MultiTaskNetwork {
 
     /// Adam on shuffled mini-batches of train, early stopping on the validation loss with the
     /// best weights restored; one log line per epoch. An empty validation set falls back to
-    /// the training loss. Throws InputError for data that does not fit the network and
-    /// ConfigError when training diverges.
+    /// the training loss. Starts from the current weights (fresh He weights after
+    /// construction). Throws InputError for data that does not fit the network and ConfigError
+    /// when training diverges.
     TrainingReport fit(const Dataset& train, const Dataset& validation, Backend& backend);
 
     /// Expected value and cost under every arm, n x M each, row-major (bce heads give
