@@ -3,8 +3,8 @@
 // Choices where the paper leaves a detail open:
 // - automatic lambda grid: quantiles of the shared network's per-user best incremental return;
 // - utilities are divided by the training value's standard deviation, so tau and h are unitless;
-// - the multi-task loss stays in the objective (prediction_weight), and the weights with the
-//   best validation decision value, the shared network's included, are kept.
+// - the multi-task loss stays in the objective (prediction_weight), so predictions keep scale;
+// - the weights with the best validation decision value (the shared ones included) are kept.
 #include "baselines/dfcl.h"
 
 #include <algorithm>
@@ -102,6 +102,28 @@ double validation_value(const MultiTaskNetwork& network, const Dataset& data,
                           scale);
 }
 
+// One pass over the training rows in the given order: the decision loss plus the weighted
+// multi-task loss per mini-batch, one Adam step each.
+void fine_tune_epoch(MultiTaskNetwork& network, DecisionLoss& loss, const Dataset& train,
+                     const std::vector<float>& train_weight, const std::vector<int64_t>& order,
+                     const DfclParams& params, AdamOptimizer& adam, Backend& backend) {
+    std::vector<float> gradient, prediction_gradient, weight;
+    for (int64_t start = 0; start < train.n; start += params.batch_size) {
+        const int64_t count = std::min<int64_t>(params.batch_size, train.n - start);
+        std::vector<int64_t> rows(order.begin() + start, order.begin() + start + count);
+        Dataset batch = train.subset(rows);
+        weight.resize(count);
+        for (int64_t b = 0; b < count; ++b) weight[b] = train_weight[rows[b]];
+        loss.evaluate(network, batch_of(batch, weight), backend, &gradient);
+        if (params.prediction_weight > 0.0) {
+            network.loss_and_gradient(batch, backend, &prediction_gradient);
+            for (size_t p = 0; p < gradient.size(); ++p)
+                gradient[p] += float(params.prediction_weight) * prediction_gradient[p];
+        }
+        adam.step(network.parameters().data(), gradient.data(), backend);
+    }
+}
+
 }  // namespace
 
 void DfclMethod::fit(MethodContext& context) {
@@ -117,11 +139,8 @@ void DfclMethod::fit(MethodContext& context) {
         lambdas_ = automatic_lambda_grid(value.data(), cost.data(), train.n, train.m,
                                          params_.lambda_count);
     }
-    loss_params_.variant = variant_;
-    loss_params_.temperature = params_.temperature;
-    loss_params_.max_entropy = params_.max_entropy;
-    loss_params_.ifd_step = params_.ifd_step;
-    loss_params_.value_scale = value_scale(train);
+    loss_params_ = {variant_, params_.temperature, params_.max_entropy, params_.ifd_step,
+                    value_scale(train)};
     DecisionLoss loss(loss_params_, lambdas_);
 
     // Model selection on the validation rows (the training rows when there are none).
@@ -140,24 +159,10 @@ void DfclMethod::fit(MethodContext& context) {
     std::mt19937_64 order_engine(params_.seed + context.seed + 0x5DEECE66Dull);
     std::vector<int64_t> order(train.n);
     std::iota(order.begin(), order.end(), 0);
-    std::vector<float> gradient, prediction_gradient, weight;
     int epochs_since_best = 0;
     for (int epoch = 1; epoch <= params_.max_epochs; ++epoch) {
         std::shuffle(order.begin(), order.end(), order_engine);
-        for (int64_t start = 0; start < train.n; start += params_.batch_size) {
-            const int64_t count = std::min<int64_t>(params_.batch_size, train.n - start);
-            std::vector<int64_t> rows(order.begin() + start, order.begin() + start + count);
-            Dataset batch = train.subset(rows);
-            weight.resize(count);
-            for (int64_t b = 0; b < count; ++b) weight[b] = train_weight[rows[b]];
-            loss.evaluate(network, batch_of(batch, weight), context.backend, &gradient);
-            if (params_.prediction_weight > 0.0) {
-                network.loss_and_gradient(batch, context.backend, &prediction_gradient);
-                for (size_t p = 0; p < gradient.size(); ++p)
-                    gradient[p] += float(params_.prediction_weight) * prediction_gradient[p];
-            }
-            adam.step(network.parameters().data(), gradient.data(), context.backend);
-        }
+        fine_tune_epoch(network, loss, train, train_weight, order, params_, adam, context.backend);
         const double selected = validation_value(network, selection, selection_weight, lambdas_,
                                                  loss_params_.value_scale, context.backend);
         report_.epochs = epoch;

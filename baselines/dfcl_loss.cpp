@@ -1,5 +1,7 @@
 // DFCL's decision losses: the per-user PL and IFD surrogates, and their average over a batch
 // and a lambda grid with the gradient backpropagated through the network's value and cost heads.
+// Choice where the paper leaves a detail open: IFD perturbs only the logged arm's utility (the
+// only arm whose realised utility the RCT row shows), by +-h v, and takes central differences.
 #include "baselines/dfcl_loss.h"
 
 #include <algorithm>
@@ -14,7 +16,9 @@ double policy_learning_user_loss(const double* utility, int m, int arm, double r
                                  double temperature, bool max_entropy, double* grad) {
     double top = -INFINITY;
     for (int j = 0; j < m; ++j) top = std::max(top, utility[j] / temperature);
-    std::vector<double> pi(m);
+    // Reused across calls: this runs once per row and lambda.
+    thread_local std::vector<double> pi;
+    pi.resize(m);
     double total = 0.0;
     for (int j = 0; j < m; ++j) total += pi[j] = std::exp(utility[j] / temperature - top);
     double entropy = 0.0;

@@ -3,8 +3,7 @@
 // Choices where the paper leaves a detail open:
 // - loss: 0.5 z_c theta^2 - z_v theta per row and pair (see drm_ratio_loss), IPW by pair share;
 // - returns are bounded, ratio_bound times the pooled top-vs-bottom return, by a tanh;
-// - a user steps up from the cheapest arm while the next step's return exceeds lambda and
-//   stops at the first step that does not (later steps are not looked at).
+// - a user steps up from the cheapest arm while the next return exceeds lambda, then stops.
 #include "baselines/drm.h"
 
 #include <algorithm>

@@ -33,8 +33,10 @@ struct DrmParams {
 /// 0.5 z_cost theta^2 - z_value theta, where z is the row's outcome divided by its arm's share
 /// q within the pair's rows, negated for the lower arm. For users alike in x,
 /// E[z_value] = value lift and E[z_cost] = cost lift, so the expected loss is minimised at
-/// theta = value lift / cost lift, the marginal return, whenever the cost lift is positive.
-/// slope (may be null) receives d loss / d theta.
+/// theta = value lift / cost lift, the marginal return, whenever the cost lift is positive
+/// (the first-order condition E[z_cost] theta = E[z_value]). The paper learns this ratio
+/// directly too; the loss here is our choice with that minimiser. slope (may be null)
+/// receives d loss / d theta.
 inline double drm_ratio_loss(double theta, double z_value, double z_cost, double* slope) {
     if (slope) *slope = z_cost * theta - z_value;
     return 0.5 * z_cost * theta * theta - z_value * theta;

@@ -248,6 +248,12 @@ OutputLoss drp_output_loss(int arm, double score_bound, double value_floor) {
     };
 }
 
+bool has_both_arms(const Dataset& data, int arm) {
+    if (data.n == 0) return false;
+    std::vector<int64_t> counts = data.arm_counts();
+    return counts[0] > 0 && counts[arm] > 0;
+}
+
 void check_arms(const Dataset& data, const std::string& role, int arm) {
     std::vector<int64_t> counts = data.arm_counts();
     for (int j : {0, arm})
@@ -255,6 +261,24 @@ void check_arms(const Dataset& data, const std::string& role, int arm) {
             CA_THROW(InputError, data.source << ": DRP: the " << role << " rows have no row of arm "
                                              << j << "; each treated arm is scored against the "
                                              << "control and needs rows of both");
+}
+
+// The score -> ratio map of one arm's scorer on the rows of that arm and the control.
+RatioCalibration calibrate_scorer(const Mlp& scorer, const RowSelection& rows, int arm, int bins,
+                                  Backend& backend) {
+    std::vector<float> output = infer_rows(scorer, *rows.data, rows.rows, backend);
+    std::vector<double> score(output.begin(), output.end()), value, cost;
+    std::vector<uint8_t> treated;
+    double treated_cost = 0.0, treated_rows = 0.0;
+    for (int64_t i : rows.rows) {
+        treated.push_back(rows.data->arm[i] == arm ? 1 : 0);
+        value.push_back(rows.data->value[i]);
+        cost.push_back(rows.data->cost[i]);
+        if (treated.back()) treated_cost += cost.back(), treated_rows += 1.0;
+    }
+    // A millionth of the arm's mean cost: only a bin whose cost lift is about nil hits it.
+    const double cost_floor = 1e-6 * treated_cost / treated_rows + 1e-12;
+    return calibrate_ratio(score, treated, value, cost, bins, cost_floor);
 }
 
 }  // namespace
@@ -273,37 +297,21 @@ void DrpMethod::fit(MethodContext& context) {
         const uint64_t seed = direct_seed(params_.network.seed + context.seed, uint64_t(arm));
         scorers_.emplace_back(direct_widths(train.d, params_.network.hidden, 1), seed);
         RowSelection train_rows{&train, pair_rows(train, arm)};
+        // Held-out rows serve early stopping and the calibration when they hold both groups;
+        // otherwise the training rows do.
         RowSelection held_out{&context.validation, {}};
-        if (context.validation.n > 0) held_out.rows = pair_rows(context.validation, arm);
+        if (has_both_arms(context.validation, arm))
+            held_out.rows = pair_rows(context.validation, arm);
         const double value_floor =
             std::max(params_.min_value_lift * mean_abs_value(train, train_rows.rows), 1e-12);
         reports_.push_back(train_direct_network(
             scorers_.back(), train_rows, held_out,
             drp_output_loss(arm, params_.score_bound, value_floor), params_.network, seed,
             context.backend, "DRP arm " + std::to_string(arm)));
-
-        // The calibration uses held-out rows when they hold both groups, else training rows.
         if (params_.arm_rule != DrpArmRule::kCalibratedRatio) continue;
-        bool use_held_out = !held_out.rows.empty();
-        if (use_held_out) {
-            std::vector<int64_t> counts = context.validation.arm_counts();
-            use_held_out = counts[0] > 0 && counts[arm] > 0;
-        }
-        const RowSelection& rows = use_held_out ? held_out : train_rows;
-        std::vector<float> output =
-            infer_rows(scorers_.back(), *rows.data, rows.rows, context.backend);
-        std::vector<double> score(output.begin(), output.end()), value, cost;
-        std::vector<uint8_t> treated;
-        double treated_cost = 0.0, treated_rows = 0.0;
-        for (int64_t i : rows.rows) {
-            treated.push_back(rows.data->arm[i] == arm ? 1 : 0);
-            value.push_back(rows.data->value[i]);
-            cost.push_back(rows.data->cost[i]);
-            if (treated.back()) treated_cost += cost.back(), treated_rows += 1.0;
-        }
-        const double cost_floor = 1e-6 * treated_cost / treated_rows + 1e-12;
-        ratios_.push_back(
-            calibrate_ratio(score, treated, value, cost, params_.calibration_bins, cost_floor));
+        const RowSelection& rows = held_out.rows.empty() ? train_rows : held_out;
+        ratios_.push_back(calibrate_scorer(scorers_.back(), rows, arm, params_.calibration_bins,
+                                           context.backend));
     }
 }
 

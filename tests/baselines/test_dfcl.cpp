@@ -9,6 +9,7 @@
 
 #include "baselines/dfcl.h"
 #include "baselines/direct_test_support.h"
+#include "baselines/tsm_sl.h"
 #include "core/errors.h"
 
 namespace ca {
@@ -224,6 +225,28 @@ TEST(DfclMethodTest, PolicyLearningBeatsRandomAtEveryBudget) {
 
 TEST(DfclMethodTest, FiniteDifferenceBeatsRandomAtEveryBudget) {
     fit_and_compare_with_random(DfclVariant::kFiniteDifference);
+}
+
+TEST(DfclMethodTest, WithoutFineTuningItAllocatesLikeTsmSl) {
+    // No epochs: the copy keeps the shared network's weights, so at every lambda each user
+    // gets the arm TSM-SL gives from the same predictions.
+    SyntheticSplit split = testing_support::synthetic_split(3, 1000, 300, 500, 42);
+    SharedContext shared(split);
+    DfclParams params;
+    params.max_epochs = 0;
+    DfclMethod dfcl(DfclVariant::kFiniteDifference, params);
+    dfcl.fit(shared.context());
+    TsmSlMethod tsm;
+    tsm.fit(shared.context());
+    dfcl.prepare(split.test, cpu_backend());
+    tsm.prepare(split.test, cpu_backend());
+    EXPECT_EQ(dfcl.knob_range().high, tsm.knob_range().high);
+    for (double share : {0.0, 0.05, 0.2, 0.6}) {
+        std::vector<int32_t> ours, theirs;
+        dfcl.choose(share * tsm.knob_range().high, ours);
+        tsm.choose(share * tsm.knob_range().high, theirs);
+        EXPECT_EQ(ours, theirs) << "lambda share " << share;
+    }
 }
 
 TEST(DfclParamsTest, ReadsEveryKeyAndRejectsUnknownOnes) {

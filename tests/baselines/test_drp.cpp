@@ -199,6 +199,24 @@ TEST(DrpMethodTest, ThreeArmPolicyBeatsRandomAtEveryBudget) {
     EXPECT_TRUE(method.treatment_scores().empty());
 }
 
+TEST(DrpMethodTest, HeldOutRowsWithoutTheTreatedArmLeaveStoppingToTheTrainingRows) {
+    // Validation rows of the control alone carry no DRP loss (it needs both groups), so early
+    // stopping would see 0 throughout; the training rows take their place.
+    SyntheticSplit split = testing_support::synthetic_split(2, 2000, 500, 10, 24);
+    std::vector<int64_t> control_rows;
+    for (int64_t i = 0; i < split.validation.n; ++i)
+        if (split.validation.arm[i] == 0) control_rows.push_back(i);
+    split.validation = split.validation.subset(control_rows);
+    SharedContext shared(split);
+    DrpParams params;
+    params.network.max_epochs = 3;
+    DrpMethod method(params);
+    method.fit(shared.context());
+    const nlohmann::json scorer = method.diagnostics()["scorers"][0];
+    EXPECT_NE(scorer["initial_loss"].get<double>(), 0.0);
+    EXPECT_GT(scorer["best_epoch"].get<int>(), 0);
+}
+
 TEST(DrpMethodTest, TreatedShareFollowsTheKnobTopScoreFirst) {
     SyntheticSplit split = testing_support::synthetic_split(3, 2000, 500, 1000, 23);
     SharedContext shared(split);
