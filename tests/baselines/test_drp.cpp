@@ -217,6 +217,23 @@ TEST(DrpMethodTest, HeldOutRowsWithoutTheTreatedArmLeaveStoppingToTheTrainingRow
     EXPECT_GT(scorer["best_epoch"].get<int>(), 0);
 }
 
+TEST(DrpMethodTest, ArmWithoutTrainingRowsIsNamed) {
+    SyntheticSplit split = testing_support::synthetic_split(3, 600, 100, 10, 25);
+    std::vector<int64_t> kept;
+    for (int64_t i = 0; i < split.train.n; ++i)
+        if (split.train.arm[i] != 2) kept.push_back(i);
+    split.train = split.train.subset(kept);
+    MethodContext context{split.train, split.validation, cpu_backend(), 0, nullptr};
+    DrpMethod method(DrpParams{});
+    try {
+        method.fit(context);
+        FAIL() << "fitted without rows of arm 2";
+    } catch (const InputError& error) {
+        EXPECT_NE(std::string(error.what()).find("no row of arm 2"), std::string::npos)
+            << error.what();
+    }
+}
+
 TEST(DrpMethodTest, TreatedShareFollowsTheKnobTopScoreFirst) {
     SyntheticSplit split = testing_support::synthetic_split(3, 2000, 500, 1000, 23);
     SharedContext shared(split);
