@@ -8,6 +8,8 @@
 #include <sstream>
 #include <string>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 namespace ca::testing {
@@ -48,7 +50,9 @@ inline nlohmann::json read_json(const std::filesystem::path& path) {
 }
 
 inline std::filesystem::path fresh_directory(const std::string& name) {
-    std::filesystem::path root = std::filesystem::path(::testing::TempDir()) / name;
+    // The process id keeps concurrent test runs (several build folders) apart.
+    std::filesystem::path root =
+        std::filesystem::path(::testing::TempDir()) / (name + "_" + std::to_string(getpid()));
     std::filesystem::remove_all(root);
     std::filesystem::create_directories(root);
     return root;

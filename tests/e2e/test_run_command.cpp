@@ -92,7 +92,8 @@ TEST(RunCommandTest, HeaderOnlyCsvIsRefusedAndLeavesNoOutput) {
 TEST(RunCommandTest, UnknownConfigKeyNamesTheKey) {
     fs::path root = fresh_directory("e2e_bad_key");
     std::string text = small_synthetic_config();
-    text.replace(text.find("\"kmeans\": {\"k\": 16}"), 20, "\"kmeans\": {\"kk\": 16}");
+    const std::string good = "\"kmeans\": {\"k\": 16}";
+    text.replace(text.find(good), good.size(), "\"kmeans\": {\"kk\": 16}");
     std::string config = write_text(root / "config.json", text);
     auto result = run_clusteralloc("run --config " + config + " --out " + (root / "o").string());
     EXPECT_NE(result.exit_code, 0);
