@@ -319,18 +319,18 @@ void CudaBackend::accumulate_centroids(const float* x, int64_t n, int d, const i
         to_device(device_x, x + start * d, rows * d);
         to_device(device_labels, labels + start, rows);
         launch_accumulate_centroids(device_x, rows, d, device_labels, k, device_sums, device_counts,
-                                    device_counts + k, multiprocessors_, stream_);
+                                    multiprocessors_, stream_);
     }
-    std::vector<double> tile_sums(cells);
-    std::vector<unsigned long long> tile_counts(size_t(k) + 1);
-    to_host(tile_sums.data(), device_sums, cells);
-    to_host(tile_counts.data(), device_counts, int64_t(k) + 1);
+    std::vector<double> host_sums(cells);
+    std::vector<unsigned long long> host_counts(size_t(k) + 1);
+    to_host(host_sums.data(), device_sums, cells);
+    to_host(host_counts.data(), device_counts, int64_t(k) + 1);
     synchronize();
 
-    CA_ASSERT_MSG(tile_counts[k] == 0,
-                  tile_counts[k] << " of " << n << " labels lie outside [0, " << k << ")");
-    for (int64_t e = 0; e < cells; ++e) sums[e] += tile_sums[e];
-    for (int c = 0; c < k; ++c) counts[c] += int64_t(tile_counts[c]);
+    CA_ASSERT_MSG(host_counts[k] == 0,
+                  host_counts[k] << " of " << n << " labels lie outside [0, " << k << ")");
+    for (int64_t e = 0; e < cells; ++e) sums[e] += host_sums[e];
+    for (int c = 0; c < k; ++c) counts[c] += int64_t(host_counts[c]);
 }
 
 DualPassResult CudaBackend::dual_pass(const float* value, const float* cost, int64_t n, int m,

@@ -27,7 +27,10 @@ bool cuda_device_available();
 /// ("cudaGetDeviceCount: <runtime error string>").
 std::string cuda_device_status();
 
-/// The CUDA backend. Throws ConfigError("device: cuda was requested but no CUDA device is
+/// The CUDA backend. Every call takes host pointers, copies its operands to the device and its
+/// results back before returning (PCIe traffic on each call; staging buffers are kept and only
+/// grow). Calls on one backend are serialised by a lock; separate backends run independently.
+/// Throws ConfigError("device: cuda was requested but no CUDA device is
 /// visible (cudaGetDeviceCount: ...)") without a device, or when params.device does not exist.
 std::unique_ptr<Backend> make_cuda_backend(const CudaBackendParams& params);
 std::unique_ptr<Backend> make_cuda_backend();

@@ -1,8 +1,6 @@
 // The per-lambda pass of the individual dual solver: one thread per user scans its m arms (m is
 // small), then a warp-shuffle and shared-memory reduction gives one double pair per block. The
 // grid size depends on n only, so the totals are the same bits on every run and device.
-#include <algorithm>
-
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/dual_pass_kernels.cuh"
 #include "kernels/cuda/launch_shape.cuh"

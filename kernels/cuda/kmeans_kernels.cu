@@ -1,6 +1,6 @@
 // k-means kernels. Nearest centroid: one warp per point scans the point's row of the cuBLAS dot
-// products, so the x . c work stays in the GEMM. Centroid sums: double atomics, into a per-block
-// shared table when k x d fits (few global atomics), else straight into global memory.
+// products, so the x . c work stays in the GEMM. Centroid sums and counts: atomics (double for
+// sums), into a per-block shared table when it fits (few global atomics), else into global memory.
 #include <algorithm>
 #include <climits>
 
@@ -72,15 +72,13 @@ __global__ void nearest_from_dots_kernel(const float* x, const float* dots,
     }
 }
 
-__global__ void count_labels_kernel(const int32_t* labels, int64_t n, int k,
-                                    unsigned long long* counts, unsigned long long* invalid) {
+// Adds one to counts[labels[i]] for every row this thread visits; a label outside [0, k) adds
+// to counts[k] instead and contributes no sums.
+__device__ void count_rows(const int32_t* labels, int64_t n, int k, unsigned long long* counts) {
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
          i += int64_t(gridDim.x) * blockDim.x) {
         const int32_t label = labels[i];
-        if (label >= 0 && label < k)
-            atomicAdd(counts + label, 1ull);
-        else
-            atomicAdd(invalid, 1ull);
+        atomicAdd(counts + ((label >= 0 && label < k) ? label : k), 1ull);
     }
 }
 
@@ -98,20 +96,30 @@ __device__ void add_rows_to_table(const float* x, int64_t n, int d, const int32_
 }
 
 __global__ void accumulate_global_kernel(const float* x, int64_t n, int d, const int32_t* labels,
-                                         int k, double* sums) {
+                                         int k, double* sums, unsigned long long* counts) {
+    count_rows(labels, n, k, counts);
     add_rows_to_table(x, n, d, labels, k, sums);
 }
 
+// The block's own k x d sums and k + 1 counts live in shared memory; each block adds its
+// non-zero entries to the global tables once at the end.
 __global__ void accumulate_shared_kernel(const float* x, int64_t n, int d, const int32_t* labels,
-                                         int k, double* sums) {
+                                         int k, double* sums, unsigned long long* counts) {
     extern __shared__ double table[];
     const int64_t cells = int64_t(k) * d;
+    auto* table_counts = reinterpret_cast<unsigned long long*>(table + cells);
     for (int64_t c = threadIdx.x; c < cells; c += blockDim.x) table[c] = 0.0;
+    for (int c = threadIdx.x; c <= k; c += blockDim.x) table_counts[c] = 0;
     __syncthreads();
+
+    count_rows(labels, n, k, table_counts);
     add_rows_to_table(x, n, d, labels, k, table);
     __syncthreads();
+
     for (int64_t c = threadIdx.x; c < cells; c += blockDim.x)
         if (table[c] != 0.0) atomicAdd(sums + c, table[c]);
+    for (int c = threadIdx.x; c <= k; c += blockDim.x)
+        if (table_counts[c] != 0) atomicAdd(counts + c, table_counts[c]);
 }
 
 }  // namespace
@@ -129,25 +137,20 @@ void launch_nearest_from_dots(const float* x, const float* dots, const float* ce
 }
 
 void launch_accumulate_centroids(const float* x, int64_t n, int d, const int32_t* labels, int k,
-                                 double* sums, unsigned long long* counts,
-                                 unsigned long long* invalid, int multiprocessors,
+                                 double* sums, unsigned long long* counts, int multiprocessors,
                                  cudaStream_t stream) {
     if (n == 0) return;
-    count_labels_kernel<<<grid_blocks(n), kThreadsPerBlock, 0, stream>>>(labels, n, k, counts,
-                                                                         invalid);
-    CUDA_CHECK_LAUNCH("count_labels_kernel");
-    if (d == 0 || k == 0) return;
-
-    const size_t table_bytes = size_t(k) * size_t(d) * sizeof(double);
+    const size_t table_bytes =
+        size_t(k) * size_t(d) * sizeof(double) + (size_t(k) + 1) * sizeof(unsigned long long);
     if (table_bytes <= kSharedTableBytes) {
         // Every block flushes its whole table, so a few blocks per multiprocessor suffice.
-        const unsigned blocks = grid_blocks(n * d, std::max(1, 2 * multiprocessors));
-        accumulate_shared_kernel<<<blocks, kThreadsPerBlock, table_bytes, stream>>>(x, n, d, labels,
-                                                                                    k, sums);
+        const unsigned blocks = grid_blocks(std::max<int64_t>(n * d, n), 2 * multiprocessors);
+        accumulate_shared_kernel<<<blocks, kThreadsPerBlock, table_bytes, stream>>>(
+            x, n, d, labels, k, sums, counts);
         CUDA_CHECK_LAUNCH("accumulate_shared_kernel");
     } else {
-        accumulate_global_kernel<<<grid_blocks(n * d), kThreadsPerBlock, 0, stream>>>(
-            x, n, d, labels, k, sums);
+        accumulate_global_kernel<<<grid_blocks(std::max<int64_t>(n * d, n)), kThreadsPerBlock, 0,
+                                   stream>>>(x, n, d, labels, k, sums, counts);
         CUDA_CHECK_LAUNCH("accumulate_global_kernel");
     }
 }

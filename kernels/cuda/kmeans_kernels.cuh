@@ -15,12 +15,11 @@ void launch_nearest_from_dots(const float* x, const float* dots, const float* ce
                               int64_t rows, int d, int k, int32_t* labels, float* distance2,
                               cudaStream_t stream);
 
-/// sums[c * d + j] += x[i, j] and counts[c] += 1 for labels[i] == c, with double atomics (in
-/// shared memory first when the k x d table fits). Rows whose label is outside [0, k) are
-/// skipped and counted in *invalid. sums, counts and *invalid are added to, not cleared.
+/// sums[c * d + j] += x[i, j] and counts[c] += 1 for labels[i] == c, c in [0, k). A label
+/// outside [0, k) adds to counts[k] and to no sum, so counts holds k + 1 entries. Sums and
+/// counts are added to, not cleared; multiprocessors sizes the grid of the shared-table path.
 void launch_accumulate_centroids(const float* x, int64_t n, int d, const int32_t* labels, int k,
-                                 double* sums, unsigned long long* counts,
-                                 unsigned long long* invalid, int multiprocessors,
+                                 double* sums, unsigned long long* counts, int multiprocessors,
                                  cudaStream_t stream);
 
 }  // namespace ca

@@ -63,14 +63,14 @@ __global__ void column_totals_kernel(const double* partial, int64_t chunks, int6
 }
 
 __global__ void adam_update_kernel(float* param, float* m, float* v, const float* grad,
-                                   int64_t count, AdamCoefficients k) {
+                                   int64_t count, AdamCoefficients adam) {
     for (int64_t i = global_thread(); i < count; i += grid_stride()) {
         const float g = grad[i];
-        const float first = k.beta1 * m[i] + (1.0f - k.beta1) * g;
-        const float second = k.beta2 * v[i] + (1.0f - k.beta2) * g * g;
+        const float first = adam.beta1 * m[i] + (1.0f - adam.beta1) * g;
+        const float second = adam.beta2 * v[i] + (1.0f - adam.beta2) * g * g;
         m[i] = first;
         v[i] = second;
-        param[i] -= k.rate * first / (sqrtf(second) + k.epsilon);
+        param[i] -= adam.rate * first / (sqrtf(second) + adam.epsilon);
     }
 }
 

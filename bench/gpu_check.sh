@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# One-off check on a machine with a GPU: builds with CUDA, runs the gpu-labelled tests (the
+# CUDA backend against the CPU reference) and every benchmark whose source asks for the cuda
+# device, and keeps all output under $OUT (default ./gpu_out). Exit status: the tests' status.
+# Settings: OUT, BUILD_DIR (default build-gpu-check), CUDA_ARCH (default 90), JOBS, BENCH_ARGS.
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${OUT:-./gpu_out}
+build=${BUILD_DIR:-$root/build-gpu-check}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+nvidia-smi > "$out/nvidia_smi.txt" 2>&1 || echo "nvidia-smi failed; see $out/nvidia_smi.txt"
+cmake -S "$root" -B "$build" -DCA_WITH_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCH:-90}" \
+    > "$out/configure.log" 2>&1 || { echo "configure failed: $out/configure.log"; exit 2; }
+cmake --build "$build" -j "${JOBS:-$(nproc)}" > "$out/build.log" 2>&1 ||
+    { echo "build failed: $out/build.log"; exit 2; }
+
+(cd "$build" && ctest -L gpu --output-on-failure) > "$out/ctest_gpu.log" 2>&1
+tests_status=$?
+# Skipped tests mean the device was not visible to the test binary: say so loudly.
+if grep -q "Skipped" "$out/ctest_gpu.log"; then
+    echo "warning: some gpu tests were skipped (no device visible?); see $out/ctest_gpu.log"
+fi
+
+for source in "$root"/bench/*.cpp; do
+    [ -e "$source" ] || continue
+    name=$(basename "$source" .cpp)
+    grep -q '"cuda"' "$source" || continue
+    [ -x "$build/$name" ] || continue
+    # shellcheck disable=SC2086  # BENCH_ARGS is split into words on purpose
+    "$build/$name" ${BENCH_ARGS:-} > "$out/$name.log" 2>&1 ||
+        echo "$name exited with status $?; see $out/$name.log"
+done
+
+tail -n 3 "$out/ctest_gpu.log"
+echo "output in $out"
+exit "$tests_status"
