@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Regenerates the published tables and plots under results/ (each folder records the command,
+# config, revision and machine that made it). Takes about an hour on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OPENBLAS_NUM_THREADS=1
+bin=build/clusteralloc
+$bin run --config configs/hillstrom.json --out results/hillstrom --quiet
+$bin run --config configs/synthetic.json --out results/synthetic --quiet
+$bin compare --config configs/compare_hillstrom.json --out results/compare_hillstrom --quiet
+$bin compare --config configs/compare_synthetic.json --out results/compare_synthetic --quiet
+$bin sweep --config configs/sweep_k_noise.json --out results/sweep_k_noise --quiet
