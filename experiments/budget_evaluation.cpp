@@ -3,10 +3,13 @@
 #include "experiments/budget_evaluation.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "core/errors.h"
 #include "core/hrc_method.h"
+#include "core/kmeans.h"
+#include "core/policy_serving.h"
 
 namespace ca {
 
@@ -91,12 +94,114 @@ MethodOutcome evaluate_method(AllocationMethod& method, MethodContext& context,
     return outcome;
 }
 
+// The teacher's cluster of each row: the centroid nearest to its hidden representation, as
+// HRC assigns the population it allocates.
+std::vector<int32_t> teacher_labels(const MultiTaskNetwork& network, const HrcMethod& hrc,
+                                    const Dataset& rows, Backend& backend) {
+    if (rows.n == 0) return {};
+    std::vector<float> z(size_t(rows.n) * network.hidden_width());
+    network.hidden(rows.x.data(), rows.n, backend, z.data());
+    const KMeansResult& clustering = hrc.clustering();
+    return kmeans_assign(z.data(), rows.n, network.hidden_width(), clustering.centroids.data(),
+                         clustering.k_effective, backend);
+}
+
+DistilledStudent train_hrc_student(const HrcMethod& hrc, MethodContext& context,
+                                   const DataSplits& splits, const DistillationParams& params) {
+    const MultiTaskNetwork& network = context.shared_network();
+    Backend& backend = context.backend;
+    TeacherClusters teacher;
+    teacher.k = hrc.clustering().k_effective;
+    teacher.train_labels = teacher_labels(network, hrc, splits.train, backend);
+    teacher.validation_labels = teacher_labels(network, hrc, splits.validation, backend);
+    if (params.labels == "soft") {
+        teacher.hidden = [&network, &backend](const float* x, int64_t rows, float* z) {
+            network.hidden(x, rows, backend, z);
+        };
+        teacher.hidden_width = network.hidden_width();
+        teacher.centroids = hrc.clustering().centroids;
+    }
+    DistillationParams seeded = params;
+    seeded.seed = params.seed + context.seed;
+    return train_student(splits.train, splits.validation, teacher, seeded, backend);
+}
+
+ServingPolicy make_serving_policy(const HrcMethod& hrc, const DataSplits& splits,
+                                  const DistilledStudent& student, const HrcParams& settings) {
+    const ClusterTable& table = hrc.table();
+    ServingPolicy policy;
+    policy.encoder = splits.encoder;
+    policy.arm_names = splits.test.arm_names;
+    policy.k = table.k;
+    policy.deploy = settings.deploy;
+    policy.population = table.population;
+    policy.value = table.value;
+    policy.cost = table.cost;
+    policy.student = student.network;
+    policy.budgets = solve_policy_budgets(table, settings.solver);
+    return policy;
+}
+
+// Serves the test rows through the student's clusters with HRC's allocation at each level.
+DistillationOutcome distill_hrc(const HrcMethod& hrc, const MethodOutcome& hrc_outcome,
+                                MethodContext& context, const DataSplits& splits,
+                                const DistillationPlan& plan, const EomParams& eom_params,
+                                std::shared_ptr<ServingPolicy>& policy) {
+    DistilledStudent student = train_hrc_student(hrc, context, splits, plan.params);
+    const Dataset& test = splits.test;
+    std::vector<int32_t> clusters =
+        predict_clusters(student.network, test.x.data(), test.n, context.backend);
+
+    DistillationOutcome out;
+    out.test_agreement = agreement(clusters, hrc.labels());
+    out.student_parameters = student.network.parameter_count();
+    out.student_widths = student.network.layout().widths();
+    out.training = student.report;
+    const bool lp_split = plan.hrc.deploy == "lp_split";
+    std::vector<int32_t> choice(test.n);
+    for (size_t level = 0; level < hrc_outcome.eom.size(); ++level) {
+        ServedAllocation served = served_from(hrc.allocate(hrc_outcome.eom[level].knob), lp_split);
+        for (int64_t i = 0; i < test.n; ++i) {
+            int64_t user = test.user_id.empty() ? i : test.user_id[i];
+            choice[i] = arm_for_user(served, clusters[i], user);
+        }
+        out.teacher_eom.push_back(hrc_outcome.eom[level]);
+        out.student_eom.push_back(eom(test, choice, eom_params));
+        if (!test.has_truth()) continue;
+        out.teacher_truth.push_back(hrc_outcome.truth[level]);
+        out.student_truth.push_back(true_policy_value(test, choice));
+    }
+    if (plan.build_policy)
+        policy = std::make_shared<ServingPolicy>(
+            make_serving_policy(hrc, splits, student, plan.hrc));
+    return out;
+}
+
+void log_distillation(uint64_t seed, const DistillationOutcome& outcome) {
+    double ratio_sum = 0.0;
+    int ratios = 0;
+    for (size_t l = 0; l < outcome.student_eom.size(); ++l) {
+        double teacher = outcome.teacher_eom[l].value;
+        if (std::abs(teacher) < 1e-12) continue;
+        ratio_sum += outcome.student_eom[l].value / teacher;
+        ++ratios;
+    }
+    char line[256];
+    std::snprintf(line, sizeof(line),
+                  "seed %llu: distilled student (%lld parameters, best epoch %d) agrees with "
+                  "HRC's clusters on %.1f%% of test rows; its EOM is %.3f of HRC's on average",
+                  (unsigned long long)seed, (long long)outcome.student_parameters,
+                  outcome.training.best_epoch, 100.0 * outcome.test_agreement,
+                  ratios ? ratio_sum / ratios : 1.0);
+    log_info(line);
+}
+
 }  // namespace
 
 SplitOutcome evaluate_split(const DataSplits& splits, const EvaluationParams& params,
                             const MultiTaskNetworkParams& network_params,
                             const MethodFactory& factory, Backend& backend, uint64_t seed,
-                            StageTimer& timer) {
+                            StageTimer& timer, const DistillationPlan* distillation) {
     const Dataset& test = splits.test;
     SplitOutcome split;
     split.seed = seed;
@@ -140,8 +245,15 @@ SplitOutcome evaluate_split(const DataSplits& splits, const EvaluationParams& pa
                       (unsigned long long)seed, name.c_str(), outcome.fit_seconds,
                       outcome.evaluate_seconds);
         log_info(line);
-        if (auto* hrc = dynamic_cast<HrcMethod*>(method.get()))
+        if (auto* hrc = dynamic_cast<HrcMethod*>(method.get())) {
             split.cluster_table_csv = cluster_table_csv(hrc->table());
+            if (distillation) {
+                ScopedStage stage(timer, "distillation");
+                split.distillation = distill_hrc(*hrc, outcome, context, splits, *distillation,
+                                                 params.matching.eom, split.policy);
+                log_distillation(seed, *split.distillation);
+            }
+        }
         split.methods.push_back(std::move(outcome));
     }
     return split;

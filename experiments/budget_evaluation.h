@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,9 +14,12 @@
 #include "core/aucc.h"
 #include "core/config.h"
 #include "core/data_source.h"
+#include "core/distillation.h"
 #include "core/eom.h"
+#include "core/hrc_method.h"
 #include "core/log.h"
 #include "core/multitask_network.h"
+#include "core/policy_file.h"
 
 namespace ca {
 
@@ -44,6 +48,26 @@ struct MethodOutcome {
     nlohmann::json diagnostics;
 };
 
+// HRC's distilled student on one split: how often it picks the teacher's cluster, and at every
+// budget level the policy value of serving the student's clusters with the teacher's
+// allocation (HRC's table and allocation at its matched knob; only each user's cluster moves).
+struct DistillationOutcome {
+    double test_agreement = 0.0;     ///< share of test rows on the teacher's cluster
+    int64_t student_parameters = 0;  ///< weights and biases of the student
+    std::vector<int> student_widths;  ///< {D, hidden..., K}
+    StudentReport training;
+    std::vector<EomResult> teacher_eom;  ///< per level: HRC's own point
+    std::vector<EomResult> student_eom;  ///< per level: same allocation, student's clusters
+    std::vector<TrueOutcome> teacher_truth, student_truth;  ///< per level, synthetic only
+};
+
+// What evaluate_split needs to distil HRC.
+struct DistillationPlan {
+    DistillationParams params;  ///< the config's "distillation" object
+    HrcParams hrc;              ///< HRC's deploy mode and solver grid (the policy's budgets)
+    bool build_policy = false;  ///< keep this split's serving policy (the first seed's)
+};
+
 struct SplitOutcome {
     uint64_t seed = 0;
     double max_cost = 0.0;               ///< IPW cost per capita of the costliest single arm
@@ -53,6 +77,11 @@ struct SplitOutcome {
     std::vector<MethodOutcome> methods;
     std::string propensity_source;
     std::string cluster_table_csv;       ///< HRC's estimates (shows filled cells)
+    /// HRC's student, when a distillation plan was given and HRC ran.
+    std::optional<DistillationOutcome> distillation;
+    /// The serving policy when the plan asked for it; run_experiment adds config, revision and
+    /// the id column before it is written.
+    std::shared_ptr<ServingPolicy> policy;
 };
 
 /// Builds a method by name ("HRC", "TSM-SL", "random", "oracle"; more are registered by the
@@ -60,10 +89,11 @@ struct SplitOutcome {
 using MethodFactory =
     std::function<std::unique_ptr<AllocationMethod>(const std::string& name, uint64_t seed)>;
 
-/// Fits and evaluates every method on one split of the data.
+/// Fits and evaluates every method on one split of the data; with a distillation plan, HRC
+/// (when among the methods) is also distilled into a student and evaluated through it.
 SplitOutcome evaluate_split(const DataSplits& splits, const EvaluationParams& params,
                             const MultiTaskNetworkParams& network_params,
                             const MethodFactory& factory, Backend& backend, uint64_t seed,
-                            StageTimer& timer);
+                            StageTimer& timer, const DistillationPlan* distillation = nullptr);
 
 }  // namespace ca

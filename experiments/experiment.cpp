@@ -1,6 +1,7 @@
 // run_experiment: config checks, data loading, per-seed evaluation, provenance.
 #include "experiments/experiment.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/data_source.h"
@@ -47,6 +48,11 @@ ExperimentResult run_experiment(const ConfigNode& root, const std::string& confi
     if (overrides.epochs > 0) network.max_epochs = overrides.epochs;
     HrcParams hrc = HrcParams::from_config(root);
     for (const auto& name : evaluation.methods) make_method(name, 0, root);
+    DistillationPlan distillation{DistillationParams::from_config(root.child("distillation")), hrc};
+    const auto& methods = evaluation.methods;
+    bool has_hrc = std::find(methods.begin(), methods.end(), "HRC") != methods.end();
+    if (distillation.params.enabled && !has_hrc)
+        log_info("distillation: HRC is not among the methods; no student and no policy.json");
 
     ExperimentResult result;
     result.name = root.string("name", std::filesystem::path(config_path).stem().string());
@@ -71,8 +77,11 @@ ExperimentResult run_experiment(const ConfigNode& root, const std::string& confi
             ScopedStage stage(timer, "split and encode");
             return source.split(seed);
         }();
-        result.outcomes.push_back(
-            evaluate_split(splits, evaluation, network, factory, *backend, seed, timer));
+        distillation.build_policy = s == 0;
+        result.outcomes.push_back(evaluate_split(splits, evaluation, network, factory, *backend,
+                                                 seed, timer,
+                                                 distillation.params.enabled ? &distillation
+                                                                             : nullptr));
     }
     result.summary = summarize(result.outcomes);
 
@@ -82,10 +91,17 @@ ExperimentResult run_experiment(const ConfigNode& root, const std::string& confi
     nlohmann::json hrc_settings = hrc.to_json();
     result.used_config.update(hrc_settings);
     result.used_config["device"] = device;
+    result.used_config["distillation"] = distillation.params.to_json();
     if (!overrides.data_path.empty()) result.used_config["data"]["path"] = overrides.data_path;
 
     double seconds = wall_seconds() - start;
     std::string revision = git_revision();
+    if (!result.outcomes.empty() && result.outcomes[0].policy) {
+        ServingPolicy& policy = *result.outcomes[0].policy;
+        policy.config = result.used_config;
+        policy.revision = revision;
+        policy.id_column = source.schema().id.name;
+    }
     result.run_info = {{"command", command_line},
                        {"config", config_path},
                        {"revision", revision},
@@ -120,6 +136,8 @@ void write_experiment(const ExperimentResult& result, const StagedDirectory& out
         out.write(prefix + "cost_curve.svg", cost_curve_svg(result.outcomes[0], result.title));
     if (!result.outcomes.empty() && !result.outcomes[0].cluster_table_csv.empty())
         out.write(prefix + "cluster_table.csv", result.outcomes[0].cluster_table_csv);
+    if (!result.outcomes.empty() && result.outcomes[0].policy)
+        out.write(prefix + "policy.json", policy_file_text(*result.outcomes[0].policy));
 }
 
 }  // namespace ca

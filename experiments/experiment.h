@@ -39,8 +39,9 @@ ExperimentResult run_experiment(const ConfigNode& root, const std::string& confi
                                 const ExperimentOverrides& overrides,
                                 const std::string& command_line);
 
-/// Writes config.json, run_info.json, metrics.json, budget_curve.csv, summary.md and the SVG
-/// plots of one experiment into a staged folder (file names prefixed with prefix).
+/// Writes config.json, run_info.json, metrics.json, budget_curve.csv, summary.md, the SVG
+/// plots and (when HRC was distilled) the first seed's policy.json of one experiment into a
+/// staged folder (file names prefixed with prefix).
 void write_experiment(const ExperimentResult& result, const StagedDirectory& out,
                       const std::string& prefix = "");
 

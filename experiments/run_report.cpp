@@ -74,6 +74,134 @@ LevelSummary summarize_level(const std::vector<SplitOutcome>& splits, const std:
     return out;
 }
 
+DistillationSummary summarize_distillation(const std::vector<SplitOutcome>& splits) {
+    DistillationSummary out;
+    std::vector<double> agreements;
+    for (const auto& split : splits) {
+        if (!split.distillation) continue;
+        const DistillationOutcome& seed = *split.distillation;
+        agreements.push_back(seed.test_agreement);
+        size_t levels = seed.student_eom.size();
+        if (out.seeds == 0) {
+            for (auto* mean : {&out.teacher_eom_mean, &out.student_eom_mean,
+                               &out.teacher_cost_mean, &out.student_cost_mean})
+                mean->assign(levels, 0.0);
+            if (!seed.student_truth.empty()) {
+                out.teacher_true_mean.assign(levels, 0.0);
+                out.student_true_mean.assign(levels, 0.0);
+            }
+        }
+        ++out.seeds;
+        for (size_t l = 0; l < levels && l < out.student_eom_mean.size(); ++l) {
+            out.teacher_eom_mean[l] += seed.teacher_eom[l].value;
+            out.student_eom_mean[l] += seed.student_eom[l].value;
+            out.teacher_cost_mean[l] += seed.teacher_eom[l].cost;
+            out.student_cost_mean[l] += seed.student_eom[l].cost;
+            if (l < out.student_true_mean.size() && l < seed.student_truth.size()) {
+                out.teacher_true_mean[l] += seed.teacher_truth[l].value;
+                out.student_true_mean[l] += seed.student_truth[l].value;
+            }
+        }
+    }
+    if (out.seeds == 0) return out;
+    for (auto* mean : {&out.teacher_eom_mean, &out.student_eom_mean, &out.teacher_cost_mean,
+                       &out.student_cost_mean, &out.teacher_true_mean, &out.student_true_mean})
+        for (double& value : *mean) value /= out.seeds;
+    SummaryStats stats = summarize(agreements);
+    out.agreement_mean = stats.mean;
+    out.agreement_std = stats.std;
+    return out;
+}
+
+// Mean over levels of student EOM / teacher EOM (levels where the teacher's EOM is not ~0).
+double mean_student_ratio(const DistillationSummary& summary) {
+    double sum = 0.0;
+    int count = 0;
+    for (size_t l = 0; l < summary.student_eom_mean.size(); ++l) {
+        if (std::abs(summary.teacher_eom_mean[l]) < 1e-12) continue;
+        sum += summary.student_eom_mean[l] / summary.teacher_eom_mean[l];
+        ++count;
+    }
+    return count ? sum / count : 1.0;
+}
+
+std::string distillation_markdown(const RunSummary& summary, int decimals) {
+    const DistillationSummary& student = summary.distillation;
+    std::ostringstream out;
+    out << "\n## Distilled student\n\nThe student classifier agrees with HRC's clusters on "
+        << fixed(100.0 * student.agreement_mean, 1) << "% ± "
+        << fixed(100.0 * student.agreement_std, 1) << "% of the test rows (" << student.seeds
+        << " seed" << (student.seeds == 1 ? "" : "s")
+        << "). Below, both serve HRC's allocation at its matched budget; only each user's "
+           "cluster differs.\n\n| budget | HRC EOM | student EOM | student / HRC | HRC cost | "
+           "student cost |";
+    bool truth = !student.student_true_mean.empty();
+    if (truth) out << " HRC true value | student true value |";
+    out << "\n|---|---|---|---|---|---|" << (truth ? "---|---|" : "") << "\n";
+    for (size_t l = 0; l < student.student_eom_mean.size(); ++l) {
+        double teacher = student.teacher_eom_mean[l];
+        out << "| " << fixed(100.0 * summary.budget_fractions[l], 0) << "% | "
+            << fixed(teacher, decimals) << " | " << fixed(student.student_eom_mean[l], decimals)
+            << " | "
+            << (std::abs(teacher) > 1e-12 ? fixed(student.student_eom_mean[l] / teacher, 3) : "-")
+            << " | " << fixed(student.teacher_cost_mean[l], decimals) << " | "
+            << fixed(student.student_cost_mean[l], decimals) << " |";
+        if (truth)
+            out << ' ' << fixed(student.teacher_true_mean[l], decimals) << " | "
+                << fixed(student.student_true_mean[l], decimals) << " |";
+        out << "\n";
+    }
+    return out.str();
+}
+
+nlohmann::json distillation_json(const RunSummary& summary,
+                                 const std::vector<SplitOutcome>& splits) {
+    const DistillationSummary& student = summary.distillation;
+    nlohmann::json levels = nlohmann::json::array();
+    for (size_t l = 0; l < student.student_eom_mean.size(); ++l) {
+        nlohmann::json level = {{"budget_fraction", summary.budget_fractions[l]},
+                                {"budget_per_capita", summary.budget_means[l]},
+                                {"teacher_eom_mean", student.teacher_eom_mean[l]},
+                                {"student_eom_mean", student.student_eom_mean[l]},
+                                {"teacher_cost_mean", student.teacher_cost_mean[l]},
+                                {"student_cost_mean", student.student_cost_mean[l]}};
+        if (l < student.student_true_mean.size()) {
+            level["teacher_true_value_mean"] = student.teacher_true_mean[l];
+            level["student_true_value_mean"] = student.student_true_mean[l];
+        }
+        levels.push_back(level);
+    }
+    nlohmann::json per_seed = nlohmann::json::array();
+    for (const auto& split : splits) {
+        if (!split.distillation) continue;
+        const DistillationOutcome& seed = *split.distillation;
+        nlohmann::json student_eom = nlohmann::json::array();
+        for (size_t l = 0; l < seed.student_eom.size(); ++l) {
+            nlohmann::json point = {{"value", seed.student_eom[l].value},
+                                    {"cost", seed.student_eom[l].cost},
+                                    {"teacher_value", seed.teacher_eom[l].value},
+                                    {"teacher_cost", seed.teacher_eom[l].cost}};
+            if (l < seed.student_truth.size()) {
+                point["true_value"] = seed.student_truth[l].value;
+                point["teacher_true_value"] = seed.teacher_truth[l].value;
+            }
+            student_eom.push_back(point);
+        }
+        per_seed.push_back({{"seed", split.seed},
+                            {"test_agreement", seed.test_agreement},
+                            {"student_widths", seed.student_widths},
+                            {"student_parameters", seed.student_parameters},
+                            {"training", seed.training.to_json()},
+                            {"levels", student_eom}});
+    }
+    return {{"seeds", student.seeds},
+            {"agreement_mean", student.agreement_mean},
+            {"agreement_std", student.agreement_std},
+            {"student_eom_over_teacher_mean", mean_student_ratio(student)},
+            {"levels", levels},
+            {"per_seed", per_seed}};
+}
+
 }  // namespace
 
 RunSummary summarize(const std::vector<SplitOutcome>& splits) {
@@ -113,6 +241,7 @@ RunSummary summarize(const std::vector<SplitOutcome>& splits) {
         method.fit_seconds_mean = sample_mean(fits);
         summary.methods.push_back(method);
     }
+    summary.distillation = summarize_distillation(splits);
     return summary;
 }
 
@@ -172,6 +301,13 @@ std::string format_console_table(const RunSummary& summary, const std::string& t
             out << "\n";
         }
     }
+    if (summary.distillation.seeds > 0)
+        out << "Distilled student: agrees with HRC's clusters on "
+            << fixed(100.0 * summary.distillation.agreement_mean, 1) << "% +- "
+            << fixed(100.0 * summary.distillation.agreement_std, 1)
+            << "% of test rows; its EOM at HRC's allocation is "
+            << fixed(mean_student_ratio(summary.distillation), 3)
+            << " of HRC's (mean over budgets)\n";
     out << "* = the method could not spend the budget in every seed (its maximal spend is shown)\n";
     return out.str();
 }
@@ -253,6 +389,7 @@ std::string summary_markdown(const RunSummary& summary, const std::string& title
             out << "\n";
         }
     }
+    if (summary.distillation.seeds > 0) out << distillation_markdown(summary, decimals);
     out << "\n| method | fit + evaluate seconds (mean per seed) |\n|---|---|\n";
     for (const auto& method : summary.methods)
         out << "| " << method.method << " | " << fixed(method.fit_seconds_mean, 2) << " |\n";
@@ -352,10 +489,13 @@ nlohmann::json metrics_json(const RunSummary& summary, const std::vector<SplitOu
         seed["methods"] = outcomes;
         per_seed.push_back(seed);
     }
-    return {{"reference", summary.reference},
-            {"seeds", summary.seeds},
-            {"methods", methods},
-            {"per_seed", per_seed}};
+    nlohmann::json metrics = {{"reference", summary.reference},
+                              {"seeds", summary.seeds},
+                              {"methods", methods},
+                              {"per_seed", per_seed}};
+    if (summary.distillation.seeds > 0)
+        metrics["distillation"] = distillation_json(summary, splits);
+    return metrics;
 }
 
 }  // namespace ca

@@ -29,6 +29,16 @@ struct MethodSummary {
     double fit_seconds_mean = 0.0;
 };
 
+// HRC's distilled student over seeds: agreement, and per level the EOM (and true value) of
+// serving its clusters against HRC's at the same allocation.
+struct DistillationSummary {
+    int seeds = 0;  ///< seeds with a student; 0 when distillation did not run
+    double agreement_mean = 0.0, agreement_std = 0.0;
+    std::vector<double> teacher_eom_mean, student_eom_mean;  ///< per level
+    std::vector<double> teacher_cost_mean, student_cost_mean;
+    std::vector<double> teacher_true_mean, student_true_mean;  ///< synthetic only
+};
+
 struct RunSummary {
     std::string reference = "TSM-SL";  ///< the normalisation baseline, if it ran
     bool has_reference = false;
@@ -39,6 +49,7 @@ struct RunSummary {
     std::vector<double> budget_means;      ///< per-capita budget, averaged over seeds
     std::vector<double> oracle_value_mean; ///< synthetic only
     std::vector<MethodSummary> methods;
+    DistillationSummary distillation;
 };
 
 RunSummary summarize(const std::vector<SplitOutcome>& splits);
