@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/errors.h"
+#include "experiments/assign_command.h"
 #include "experiments/compare_command.h"
 #include "experiments/run_command.h"
 #include "experiments/sweep_command.h"
@@ -17,6 +18,7 @@ const char* kUsage =
     "commands:\n"
     "  run      train, cluster, allocate and evaluate on one dataset over seeds\n"
     "  compare  every method on several datasets over seeds; tables and plots\n"
+    "  assign   serve a run's policy.json: a treatment for each user of a CSV at a budget\n"
     "  sweep    a resumable grid of config variations x seeds (ablations)\n"
     "  help     this text\n"
     "Run `clusteralloc <command> --help` for a command's flags.\n";
@@ -29,6 +31,7 @@ int dispatch(int argc, char** argv) {
     std::string command = argv[1];
     if (command == "run") return ca::run_command(argc, argv);
     if (command == "compare") return ca::compare_command(argc, argv);
+    if (command == "assign") return ca::assign_command(argc, argv);
     if (command == "sweep") return ca::sweep_command(argc, argv);
     std::fprintf(stderr, "error: unknown command \"%s\"\n%s", command.c_str(), kUsage);
     return 2;
