@@ -7,6 +7,7 @@
 #include "core/data_split.h"
 #include "core/errors.h"
 #include "core/log.h"
+#include "core/stored_table.h"
 #include "core/synthetic_generator.h"
 
 // The build defines the source tree's location; a build without it looks in "." only.
@@ -95,8 +96,17 @@ RawTable table_from_synthetic(const Dataset& data) {
 DataSource DataSource::open(const ConfigNode& data_node, const std::string& path_override) {
     double start = wall_seconds();
     DataSource source;
-    source.schema_ = parse_data_schema(data_node, path_override);
-    if (source.schema_.source == DataSourceKind::kSynthetic) {
+    source.stored_ = is_hdf5_source(data_node);
+    source.schema_ = source.stored_ ? parse_hdf5_schema(data_node, path_override)
+                                    : parse_data_schema(data_node, path_override);
+    if (source.stored_) {
+        source.schema_.path = resolve_data_path(source.schema_.path);
+        StoredTable stored = load_stored_table(source.schema_.path, source.schema_.max_rows);
+        source.schema_.missing = stored.missing;
+        source.table_ = std::move(stored.table);
+        source.synthetic_ = std::move(stored.rows);
+        check_every_arm_has_rows(source.table_);
+    } else if (source.schema_.source == DataSourceKind::kSynthetic) {
         source.synthetic_ =
             generate_synthetic(parse_synthetic_params(data_node.child("synthetic")));
         source.table_ = table_from_synthetic(source.synthetic_);
@@ -121,6 +131,7 @@ std::string DataSource::description() const {
 
 std::string DataSource::propensity_source() const {
     if (table_.propensity.empty()) return "arm shares (no propensity column)";
+    if (stored_) return "per-row propensities stored in " + file_name_of(table_.path);
     if (schema_.source == DataSourceKind::kSynthetic) return "generator's assignment probabilities";
     std::ostringstream out;
     out << "per-row column '" << schema_.propensity.column.name << "'";
@@ -133,7 +144,7 @@ std::string DataSource::propensity_source() const {
 Dataset DataSource::make_dataset(const std::vector<int64_t>& rows,
                                  const FeatureEncoder& encoder) const {
     Dataset out;
-    if (schema_.source == DataSourceKind::kSynthetic) {
+    if (schema_.source == DataSourceKind::kSynthetic || stored_) {
         out = synthetic_.subset(rows);
     } else {
         out.source = table_.path;

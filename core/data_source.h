@@ -1,6 +1,6 @@
-// DataSource: the one entry point from a config's "data" object to encoded train / validation /
-// test Datasets. The table is read (or generated) once; each split(seed) re-splits it and fits
-// a fresh feature encoder on that split's training rows.
+// DataSource: the one entry point from a config's "data" object (csv, criteo, synthetic or hdf5)
+// to encoded train / validation / test Datasets. The table is read (or generated) once; each
+// split(seed) re-splits it and fits a fresh feature encoder on that split's training rows.
 #pragma once
 
 #include <cstdint>
@@ -53,8 +53,10 @@ class DataSource {
 
     DataSchema schema_;
     RawTable table_;
-    /// Synthetic data: the generated rows with their truth; x lives in table_ instead.
+    /// Synthetic data and stored files: the rows with their truth; x lives in table_ instead.
     Dataset synthetic_;
+    /// The rows came from a stored HDF5 file ("source": "hdf5").
+    bool stored_ = false;
 };
 
 }  // namespace ca
