@@ -8,8 +8,11 @@
 #include <fstream>
 #include <random>
 
+#include "core/data_source.h"
 #include "core/distillation.h"
 #include "core/errors.h"
+#include "core/hrc_method.h"
+#include "core/multitask_network.h"
 #include "core/policy_file.h"
 #include "core/policy_serving.h"
 
@@ -310,6 +313,46 @@ TEST(PolicyServingTest, ServerClustersEqualTheStudentsArgmax) {
         if (row[2] > row[best]) best = 2;
         ASSERT_EQ(clusters[i], best) << "row " << i;
     }
+}
+
+TEST(PolicyServingTest, SplitHashingPutsTheSameUsersHighAsHrc) {
+    // A small synthetic RCT and HRC deploying its LP split: serving the same clusters with the
+    // served allocation must reproduce HRC's own choices user by user, split cluster included.
+    nlohmann::json data = {
+        {"source", "synthetic"},
+        {"synthetic",
+         {{"rows", 1500}, {"features", 6}, {"arms", 3}, {"seed", 4}, {"segments", 4}}}};
+    DataSplits splits = DataSource::open(ConfigNode::from_json(data, "test.json")).split(0);
+    MultiTaskNetworkParams network_params;
+    network_params.hidden1 = 16;
+    network_params.hidden2 = 8;
+    network_params.head_hidden = 8;
+    network_params.max_epochs = 1;
+    MultiTaskNetwork network(network_params, splits.train.d, splits.train.m,
+                             int(splits.train.aux.size()));
+    network.fit(splits.train, splits.validation, cpu_backend());
+    MethodContext context{splits.train, splits.validation, cpu_backend(), 0,
+                          [&network]() -> const MultiTaskNetwork& { return network; }};
+
+    HrcParams params;
+    params.kmeans.k = 8;
+    params.deploy = "lp_split";
+    HrcMethod hrc(params);
+    hrc.fit(context);
+    hrc.prepare(splits.test, cpu_backend());
+    int splits_seen = 0;
+    for (double fraction : {0.15, 0.35, 0.55, 0.75}) {
+        double knob = fraction * hrc.knob_range().high;
+        std::vector<int32_t> expected;
+        hrc.choose(knob, expected);
+        ClusterAllocation allocation = hrc.allocate(knob);
+        splits_seen += allocation.split.has_value();
+        ServedAllocation served = served_from(allocation, true);
+        for (int64_t i = 0; i < splits.test.n; ++i)
+            ASSERT_EQ(arm_for_user(served, hrc.labels()[i], splits.test.user_id[i]), expected[i])
+                << "row " << i << " at budget fraction " << fraction;
+    }
+    EXPECT_GT(splits_seen, 0);
 }
 
 }  // namespace
