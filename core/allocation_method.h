@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/communicator.h"
 #include "core/dataset.h"
 #include "core/eom.h"
 #include "kernels/backend.h"
@@ -26,6 +27,9 @@ struct MethodContext {
     uint64_t seed = 0;
     /// Trains the shared network on first use and returns it afterwards.
     std::function<const MultiTaskNetwork&()> shared_network;
+    /// The run's ranks; a method that shards its fitting sums over them (HRC's k-means and
+    /// estimates). Never null.
+    Communicator* communicator = &local_communicator();
 };
 
 class AllocationMethod {

@@ -89,10 +89,40 @@ void check_inputs(const Dataset& rct, const int32_t* labels, int k,
     }
 }
 
-// Two passes: sums give the means, then squared deviations from those means.
+// Adds the groups' row counts and sums (first pass) or squared deviations (second pass) over
+// the ranks, cells and arms in one buffer each.
+void sum_over_ranks(std::vector<Moments>& cells, std::vector<Moments>& arms, bool squares,
+                    Communicator& comm) {
+    if (comm.size() == 1) return;
+    std::vector<double> sums;
+    std::vector<int64_t> rows;
+    for (auto* groups : {&cells, &arms}) {
+        for (const Moments& group : *groups) {
+            sums.push_back(squares ? group.value_squares : group.value_sum);
+            sums.push_back(squares ? group.cost_squares : group.cost_sum);
+            rows.push_back(group.rows);
+        }
+    }
+    allreduce_sum(comm, sums);
+    if (!squares) allreduce_sum(comm, rows);
+    size_t at = 0;
+    for (auto* groups : {&cells, &arms}) {
+        for (Moments& group : *groups) {
+            (squares ? group.value_squares : group.value_sum) = sums[2 * at];
+            (squares ? group.cost_squares : group.cost_sum) = sums[2 * at + 1];
+            if (!squares) group.rows = rows[at];
+            ++at;
+        }
+    }
+}
+
+// Two passes over this rank's rows: sums give the means, then squared deviations from those
+// means; each pass is summed over the ranks before the next.
 void accumulate_moments(const Dataset& rct, const int32_t* labels, int m,
-                        std::vector<Moments>& cells, std::vector<Moments>& arms) {
-    for (int64_t i = 0; i < rct.n; ++i) {
+                        std::vector<Moments>& cells, std::vector<Moments>& arms,
+                        Communicator& comm) {
+    const RowRange own = comm.shard(rct.n);
+    for (int64_t i = own.begin; i < own.end; ++i) {
         size_t r = size_t(i);
         for (Moments* group : {&cells[size_t(labels[r]) * m + rct.arm[r]], &arms[rct.arm[r]]}) {
             group->rows += 1;
@@ -100,7 +130,8 @@ void accumulate_moments(const Dataset& rct, const int32_t* labels, int m,
             group->cost_sum += rct.cost[r];
         }
     }
-    for (int64_t i = 0; i < rct.n; ++i) {
+    sum_over_ranks(cells, arms, false, comm);
+    for (int64_t i = own.begin; i < own.end; ++i) {
         size_t r = size_t(i);
         for (Moments* group : {&cells[size_t(labels[r]) * m + rct.arm[r]], &arms[rct.arm[r]]}) {
             double dv = rct.value[r] - group->value_mean();
@@ -109,6 +140,7 @@ void accumulate_moments(const Dataset& rct, const int32_t* labels, int m,
             group->cost_squares += dc * dc;
         }
     }
+    sum_over_ranks(cells, arms, true, comm);
 }
 
 void check_every_arm_present(const Dataset& rct, const std::vector<Moments>& arms) {
@@ -163,13 +195,14 @@ void warn_thin_cells(const ClusterTable& table) {
 }  // namespace
 
 ClusterTable estimate_clusters(const Dataset& rct, const int32_t* labels, int k,
-                               const std::vector<double>& population,
-                               const EstimateParams& params) {
+                               const std::vector<double>& population, const EstimateParams& params,
+                               Communicator& comm) {
+    // Every rank checks all rows, so a bad row stops every rank with the same message.
     check_inputs(rct, labels, k, population);
     int m = rct.m;
     std::vector<Moments> cells(size_t(k) * m);
     std::vector<Moments> arms(static_cast<size_t>(m));
-    accumulate_moments(rct, labels, m, cells, arms);
+    accumulate_moments(rct, labels, m, cells, arms, comm);
     check_every_arm_present(rct, arms);
 
     ClusterTable table = ClusterTable::zeros(k, m);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/communicator.h"
 #include "core/config.h"
 #include "core/dataset.h"
 
@@ -58,10 +59,13 @@ constexpr int64_t kThinCellRows = 10;
 /// deviation (the arm's global one when the cell has fewer than 2 rows) over sqrt(n_kj), with
 /// n_kj + prior_rows in place of n_kj under shrinkage and 1 for an empty cell without it.
 /// Throws InputError when an arm has no RCT rows at all, a label is out of range, or a value,
-/// cost or population entry is not finite (or negative, for population).
+/// cost or population entry is not finite (or negative, for population). With several ranks
+/// (each passing the same rows and labels) each rank sums its own block of rows, and the cell
+/// counts, sums and squared deviations are summed over the ranks.
 ClusterTable estimate_clusters(const Dataset& rct, const int32_t* labels, int k,
                                const std::vector<double>& population,
-                               const EstimateParams& params = {});
+                               const EstimateParams& params = {},
+                               Communicator& comm = local_communicator());
 
 /// The table as CSV (cluster,arm,population,n,value,cost,value_se,cost_se,filled) for reports;
 /// n = 0 rows stay visible so a reader sees which cells took the fallback.

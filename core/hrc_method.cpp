@@ -47,13 +47,13 @@ void HrcMethod::fit(MethodContext& context) {
     KMeansParams kmeans = params_.kmeans;
     kmeans.seed = params_.kmeans.seed + context.seed;
     clustering_ = kmeans_fit(z.data(), context.train.n, network_->hidden_width(), kmeans,
-                             context.backend);
+                             context.backend, *context.communicator);
 
     // Estimates come from the RCT training rows; prepare() swaps in the population to allocate.
     std::vector<double> train_population(clustering_.k_effective, 0.0);
     for (int32_t label : clustering_.labels) train_population[label] += 1.0;
     table_ = estimate_clusters(context.train, clustering_.labels.data(), clustering_.k_effective,
-                               train_population, params_.estimates);
+                               train_population, params_.estimates, *context.communicator);
 }
 
 void HrcMethod::prepare(const Dataset& rows, Backend& backend) {

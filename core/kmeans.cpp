@@ -1,6 +1,7 @@
 // k-means: k-means++ seeding on a seeded sample, Lloyd or mini-batch updates, re-seeding of
 // empty clusters with the farthest rows. Distances of the hot loop come from the backend; the
 // reported inertia is recomputed in double so that rows on their centroid add exactly zero.
+// Under several ranks each assigns its own block of rows and the per-cluster sums are added.
 #include "core/kmeans.h"
 
 #include <omp.h>
@@ -211,7 +212,8 @@ std::vector<float> seed_kmeanspp(const float* x, int64_t n, int d, int k,
 }
 
 // Working state of the Lloyd loop; labels and distance2 always belong to `centroids` except
-// between an update and the next assignment.
+// between an update and the next assignment. Under several ranks only the own rows' entries
+// are kept; the others are stale until the labels are gathered at the end.
 struct LloydState {
     std::vector<float> centroids;
     std::vector<int32_t> labels;
@@ -220,44 +222,92 @@ struct LloydState {
     int iterations = 0;
     int reseeded = 0;
     bool converged = false;
+    Communicator* comm = nullptr;  ///< sums over the ranks
+    RowRange own;                  ///< the rows this rank assigns (all rows on one rank)
 };
 
-void assign_all(const float* x, int64_t n, int d, int k, LloydState& state, Backend& backend) {
-    backend.assign_nearest(x, n, d, state.centroids.data(), k, state.labels.data(),
-                           state.distance2.data());
+void assign_all(const float* x, int d, int k, LloydState& state, Backend& backend) {
+    const RowRange own = state.own;
+    if (own.size() > 0)
+        backend.assign_nearest(x + own.begin * d, own.size(), d, state.centroids.data(), k,
+                               state.labels.data() + own.begin, state.distance2.data() + own.begin);
     double inertia = 0.0;
 #pragma omp parallel for schedule(static) reduction(+ : inertia)
-    for (int64_t i = 0; i < n; ++i) inertia += state.distance2[size_t(i)];
-    state.inertia = inertia;
+    for (int64_t i = own.begin; i < own.end; ++i) inertia += state.distance2[size_t(i)];
+    state.inertia = allreduce_sum(*state.comm, inertia);
 }
 
+// distance2[i] = min(distance2[i], |x_i - point|^2) for the rows of range.
+void lower_row_distances(const float* x, int d, RowRange range, const float* point,
+                         std::vector<float>& distance2) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = range.begin; i < range.end; ++i) {
+        float distance = squared_distance(x + i * d, point, d);
+        if (distance < distance2[size_t(i)]) distance2[size_t(i)] = distance;
+    }
+}
+
+// A row that re-seeds an empty cluster, and the cluster it leaves.
+struct FarthestRow {
+    int64_t row = -1;
+    int32_t label = -1;
+};
+
 // Farthest row (largest distance2, lowest index on ties) whose cluster keeps a row without it.
-int64_t farthest_movable_row(const LloydState& state, const std::vector<int64_t>& counts) {
-    int64_t best = -1;
+// Each rank offers the best of its own rows; the largest distance wins and, on ties, the
+// lowest rank, whose rows come first: the row a single process would pick.
+FarthestRow farthest_movable_row(const LloydState& state, const std::vector<int64_t>& counts) {
+    FarthestRow best;
     float best_distance = 0.0f;
-    for (size_t i = 0; i < state.distance2.size(); ++i) {
-        if (state.distance2[i] > best_distance && counts[size_t(state.labels[i])] > 1) {
-            best_distance = state.distance2[i];
-            best = int64_t(i);
+    for (int64_t i = state.own.begin; i < state.own.end; ++i) {
+        int32_t label = state.labels[size_t(i)];
+        if (state.distance2[size_t(i)] > best_distance && counts[size_t(label)] > 1) {
+            best_distance = state.distance2[size_t(i)];
+            best = {i, label};
         }
     }
-    return best;
+    Communicator& comm = *state.comm;
+    if (comm.size() == 1) return best;
+    const size_t ranks = size_t(comm.size()), me = size_t(comm.rank());
+    std::vector<double> distance(ranks, 0.0);
+    std::vector<int64_t> offer(2 * ranks, 0);
+    distance[me] = best_distance;
+    offer[2 * me] = best.row;
+    offer[2 * me + 1] = best.label;
+    allreduce_sum(comm, distance);
+    allreduce_sum(comm, offer);
+    FarthestRow winner;
+    double winner_distance = 0.0;
+    for (size_t r = 0; r < ranks; ++r) {
+        if (offer[2 * r] < 0 || distance[r] <= winner_distance) continue;
+        winner_distance = distance[r];
+        winner = {offer[2 * r], int32_t(offer[2 * r + 1])};
+    }
+    return winner;
 }
 
 // Centroids become the means of their rows. An empty cluster takes over the row farthest from
 // its centroid; distances are then lowered against that row so that a second empty cluster
 // does not take a copy of it. Returns the number of clusters re-seeded.
-int update_centroids(const float* x, int64_t n, int d, int k, LloydState& state, Backend& backend) {
+int update_centroids(const float* x, int d, int k, LloydState& state, Backend& backend) {
     std::vector<double> sums(size_t(k) * d, 0.0);
     std::vector<int64_t> counts(size_t(k), 0);
-    backend.accumulate_centroids(x, n, d, state.labels.data(), k, sums.data(), counts.data());
+    const RowRange own = state.own;
+    if (own.size() > 0)
+        backend.accumulate_centroids(x + own.begin * d, own.size(), d,
+                                     state.labels.data() + own.begin, k, sums.data(),
+                                     counts.data());
+    allreduce_sum(*state.comm, sums);
+    allreduce_sum(*state.comm, counts);
 
+    // Every rank holds all rows, so each applies the same move to its copy of the sums.
     int reseeded = 0;
     for (int c = 0; c < k; ++c) {
         if (counts[size_t(c)] > 0) continue;
-        int64_t row = farthest_movable_row(state, counts);
-        if (row < 0) break;
-        int32_t old = state.labels[size_t(row)];
+        FarthestRow farthest = farthest_movable_row(state, counts);
+        if (farthest.row < 0) break;
+        const int64_t row = farthest.row;
+        const int32_t old = farthest.label;
         for (int j = 0; j < d; ++j) {
             sums[size_t(old) * d + j] -= x[row * d + j];
             sums[size_t(c) * d + j] = x[row * d + j];
@@ -265,7 +315,7 @@ int update_centroids(const float* x, int64_t n, int d, int k, LloydState& state,
         counts[size_t(old)] -= 1;
         counts[size_t(c)] = 1;
         state.labels[size_t(row)] = c;
-        lower_distances(x, d, CandidateRows{nullptr, n}, x + row * d, state.distance2);
+        lower_row_distances(x, d, own, x + row * d, state.distance2);
         ++reseeded;
     }
 
@@ -281,21 +331,24 @@ int update_centroids(const float* x, int64_t n, int d, int k, LloydState& state,
     return reseeded;
 }
 
-void run_lloyd(const float* x, int64_t n, int d, int k, const KMeansParams& params,
-               LloydState& state, Backend& backend) {
-    assign_all(x, n, d, k, state, backend);
+void run_lloyd(const float* x, int d, int k, const KMeansParams& params, LloydState& state,
+               Backend& backend) {
+    assign_all(x, d, k, state, backend);
     std::vector<int32_t> previous;
+    const RowRange own = state.own;
     for (int iteration = 1; iteration <= params.max_iterations; ++iteration) {
         double start = wall_seconds();
         double previous_inertia = state.inertia;
-        state.reseeded += update_centroids(x, n, d, k, state, backend);
+        state.reseeded += update_centroids(x, d, k, state, backend);
         previous = state.labels;
-        assign_all(x, n, d, k, state, backend);
+        assign_all(x, d, k, state, backend);
         state.iterations = iteration;
 
         int64_t changed = 0;
 #pragma omp parallel for schedule(static) reduction(+ : changed)
-        for (int64_t i = 0; i < n; ++i) changed += previous[size_t(i)] != state.labels[size_t(i)];
+        for (int64_t i = own.begin; i < own.end; ++i)
+            changed += previous[size_t(i)] != state.labels[size_t(i)];
+        changed = allreduce_sum(*state.comm, changed);
         std::ostringstream line;
         line << "kmeans iteration " << iteration << ": inertia " << state.inertia << ", " << changed
              << " labels changed, " << wall_seconds() - start << " s";
@@ -313,6 +366,8 @@ void run_lloyd(const float* x, int64_t n, int d, int k, const KMeansParams& para
 
 // Mini-batch k-means (Sculley 2010): each centroid moves toward its batch rows with a step of
 // 1 / (rows it has absorbed so far). Stops on the smoothed batch inertia or the batch limit.
+// Batches are small, so every rank draws and applies the same ones; only the final
+// assignment of all rows is sharded.
 void run_mini_batch(const float* x, int64_t n, int d, int k, const KMeansParams& params,
                     std::mt19937_64& rng, LloydState& state, Backend& backend) {
     int64_t batch = std::min(params.mini_batch, n);
@@ -350,29 +405,30 @@ void run_mini_batch(const float* x, int64_t n, int d, int k, const KMeansParams&
         }
         smoothed = next;
     }
-    assign_all(x, n, d, k, state, backend);
+    assign_all(x, d, k, state, backend);
 }
 
-std::vector<int64_t> cluster_sizes(const std::vector<int32_t>& labels, int k) {
+// Rows per cluster over all ranks.
+std::vector<int64_t> cluster_sizes(const LloydState& state, int k) {
     std::vector<int64_t> sizes(size_t(k), 0);
-    for (int32_t label : labels) ++sizes[size_t(label)];
+    for (int64_t i = state.own.begin; i < state.own.end; ++i) ++sizes[size_t(state.labels[i])];
+    allreduce_sum(*state.comm, sizes);
     return sizes;
 }
 
-bool has_empty_cluster(const std::vector<int32_t>& labels, int k) {
-    std::vector<int64_t> sizes = cluster_sizes(labels, k);
+bool has_empty_cluster(const LloydState& state, int k) {
+    std::vector<int64_t> sizes = cluster_sizes(state, k);
     return std::find(sizes.begin(), sizes.end(), 0) != sizes.end();
 }
 
 // The last assignment can leave a centroid without rows; a few more updates re-seed it. What
 // is still empty after that is dropped, so no empty cluster leaves k-means.
-int remove_empty_clusters(const float* x, int64_t n, int d, int k, LloydState& state,
-                          Backend& backend) {
-    for (int pass = 0; pass < 8 && has_empty_cluster(state.labels, k); ++pass) {
-        state.reseeded += update_centroids(x, n, d, k, state, backend);
-        assign_all(x, n, d, k, state, backend);
+int remove_empty_clusters(const float* x, int d, int k, LloydState& state, Backend& backend) {
+    for (int pass = 0; pass < 8 && has_empty_cluster(state, k); ++pass) {
+        state.reseeded += update_centroids(x, d, k, state, backend);
+        assign_all(x, d, k, state, backend);
     }
-    std::vector<int64_t> sizes = cluster_sizes(state.labels, k);
+    std::vector<int64_t> sizes = cluster_sizes(state, k);
     std::vector<int32_t> new_index(size_t(k), -1);
     int kept = 0;
     for (int c = 0; c < k; ++c) {
@@ -389,22 +445,36 @@ int remove_empty_clusters(const float* x, int64_t n, int d, int k, LloydState& s
                 " cluster(s) stayed empty after re-seeding and were dropped; K_eff = " +
                 std::to_string(kept));
     state.centroids.resize(size_t(kept) * d);
-    for (int32_t& label : state.labels) label = new_index[size_t(label)];
+    for (int64_t i = state.own.begin; i < state.own.end; ++i)
+        state.labels[size_t(i)] = new_index[size_t(state.labels[size_t(i)])];
     return kept;
 }
 
-double exact_inertia(const float* x, int64_t n, int d, const std::vector<float>& centroids,
-                     const std::vector<int32_t>& labels) {
+double exact_inertia(const float* x, int d, const LloydState& state) {
+    const std::vector<float>& centroids = state.centroids;
+    const std::vector<int32_t>& labels = state.labels;
     double inertia = 0.0;
 #pragma omp parallel for schedule(static) reduction(+ : inertia)
-    for (int64_t i = 0; i < n; ++i) {
+    for (int64_t i = state.own.begin; i < state.own.end; ++i) {
         const float* centroid = centroids.data() + size_t(labels[size_t(i)]) * d;
         for (int j = 0; j < d; ++j) {
             double diff = double(x[i * d + j]) - double(centroid[j]);
             inertia += diff * diff;
         }
     }
-    return inertia;
+    return allreduce_sum(*state.comm, inertia);
+}
+
+// Every rank's own labels to every rank: each contributes a vector that is zero outside its
+// rows, so their sum is all N labels.
+void gather_labels(LloydState& state) {
+    Communicator& comm = *state.comm;
+    if (comm.size() == 1) return;
+    std::vector<int64_t> all(state.labels.size(), 0);
+    for (int64_t i = state.own.begin; i < state.own.end; ++i)
+        all[size_t(i)] = state.labels[size_t(i)];
+    allreduce_sum(comm, all);
+    for (size_t i = 0; i < all.size(); ++i) state.labels[i] = int32_t(all[i]);
 }
 
 // Fewer distinct points than K: each distinct point is its own cluster, which is the optimum
@@ -444,20 +514,23 @@ namespace {
 
 // Lloyd or mini-batch from the centroids in `state`, then the empty-cluster clean-up.
 KMeansResult refine(const float* x, int64_t n, int d, const KMeansParams& params,
-                    std::mt19937_64& rng, LloydState& state, Backend& backend) {
+                    std::mt19937_64& rng, LloydState& state, Backend& backend, Communicator& comm) {
     double start = wall_seconds();
     int k = params.k;
     state.labels.assign(size_t(n), 0);
     state.distance2.assign(size_t(n), 0.0f);
+    state.comm = &comm;
+    state.own = comm.shard(n);
     if (params.mini_batch > 0) {
         run_mini_batch(x, n, d, k, params, rng, state, backend);
     } else {
-        run_lloyd(x, n, d, k, params, state, backend);
+        run_lloyd(x, d, k, params, state, backend);
     }
 
     KMeansResult result;
-    result.k_effective = remove_empty_clusters(x, n, d, k, state, backend);
-    result.inertia = exact_inertia(x, n, d, state.centroids, state.labels);
+    result.k_effective = remove_empty_clusters(x, d, k, state, backend);
+    result.inertia = exact_inertia(x, d, state);
+    gather_labels(state);
     result.centroids = std::move(state.centroids);
     result.labels = std::move(state.labels);
     result.iterations = state.iterations;
@@ -477,7 +550,7 @@ KMeansResult refine(const float* x, int64_t n, int d, const KMeansParams& params
 }  // namespace
 
 KMeansResult kmeans_fit(const float* x, int64_t n, int d, const KMeansParams& params,
-                        Backend& backend) {
+                        Backend& backend, Communicator& comm) {
     check_arguments(x, n, d, params);
     std::vector<int64_t> representatives;
     std::vector<int32_t> distinct_labels;
@@ -487,11 +560,11 @@ KMeansResult kmeans_fit(const float* x, int64_t n, int d, const KMeansParams& pa
     std::mt19937_64 rng(params.seed);
     LloydState state;
     state.centroids = seed_kmeanspp(x, n, d, params.k, params, rng);
-    return refine(x, n, d, params, rng, state, backend);
+    return refine(x, n, d, params, rng, state, backend, comm);
 }
 
 KMeansResult kmeans_fit_from(const float* x, int64_t n, int d, const float* initial_centroids,
-                             const KMeansParams& params, Backend& backend) {
+                             const KMeansParams& params, Backend& backend, Communicator& comm) {
     check_arguments(x, n, d, params);
     CA_ASSERT(initial_centroids != nullptr);
     check_finite(initial_centroids, params.k, d, "initial centroids");
@@ -503,7 +576,7 @@ KMeansResult kmeans_fit_from(const float* x, int64_t n, int d, const float* init
     std::mt19937_64 rng(params.seed);
     LloydState state;
     state.centroids.assign(initial_centroids, initial_centroids + size_t(params.k) * d);
-    return refine(x, n, d, params, rng, state, backend);
+    return refine(x, n, d, params, rng, state, backend, comm);
 }
 
 std::vector<int32_t> kmeans_assign(const float* x, int64_t n, int d, const float* centroids, int k,

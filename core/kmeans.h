@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "core/communicator.h"
 #include "core/config.h"
 #include "kernels/backend.h"
 
@@ -49,14 +50,18 @@ struct KMeansResult {
 };
 
 /// Clusters the N x D rows x. Deterministic for a seed and thread count. Throws InputError for
-/// non-finite input or N = 0, ConfigError for K < 1.
+/// non-finite input or N = 0, ConfigError for K < 1. With several ranks, every rank passes the
+/// same rows: seeding (and mini-batches) run identically on each, Lloyd assignments are
+/// sharded by rows with the centroid sums, counts and inertia summed over the ranks, and
+/// every rank receives all N labels.
 KMeansResult kmeans_fit(const float* x, int64_t n, int d, const KMeansParams& params,
-                        Backend& backend);
+                        Backend& backend, Communicator& comm = local_communicator());
 
 /// The same iterations started from K x D initial centroids (K = params.k) instead of
 /// k-means++, e.g. to warm-start from an earlier run; the seed then only drives mini-batches.
 KMeansResult kmeans_fit_from(const float* x, int64_t n, int d, const float* initial_centroids,
-                             const KMeansParams& params, Backend& backend);
+                             const KMeansParams& params, Backend& backend,
+                             Communicator& comm = local_communicator());
 
 /// Labels of the N x D rows x under the K x D centroids (nearest, lowest index on ties).
 std::vector<int32_t> kmeans_assign(const float* x, int64_t n, int d, const float* centroids, int k,

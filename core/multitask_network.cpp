@@ -175,8 +175,10 @@ MultiTaskNetwork::TaskData MultiTaskNetwork::task_data(const Dataset& data) cons
     return out;
 }
 
+// Loss and gradient are sums over the batch's rows divided by normaliser: the batch's own rows,
+// or under data parallelism the whole mini-batch of which this batch is one rank's block.
 double MultiTaskNetwork::batch_loss(const Batch& batch, Backend& backend, Scratch& scratch,
-                                    float* gradient) const {
+                                    float* gradient, int64_t normaliser) const {
     const int64_t rows = batch.rows;
     const float* params = parameters_.data();
     trunk_.forward(params, batch.x, rows, backend, scratch.trunk);
@@ -198,7 +200,7 @@ double MultiTaskNetwork::batch_loss(const Batch& batch, Backend& backend, Scratc
         float* head_gradient = gradient ? scratch.head_gradient.data() : nullptr;
         total += task.weight * factual_arm_loss(output, rows, m_, batch.arm, batch.targets[t],
                                                 batch.weight, task.loss, params_.huber_delta,
-                                                task.weight / double(rows), head_gradient);
+                                                task.weight / double(normaliser), head_gradient);
         if (gradient)
             head_.backward(head_params, z, head_gradient, rows, backend, scratch.head,
                            gradient + head_offset(t), scratch.z_gradient.data(), t > 0);
@@ -206,22 +208,25 @@ double MultiTaskNetwork::batch_loss(const Batch& batch, Backend& backend, Scratc
     if (gradient)
         trunk_.backward(params, batch.x, scratch.z_gradient.data(), rows, backend, scratch.trunk,
                         gradient, nullptr);
-    return total / double(rows);
+    return total / double(normaliser);
 }
 
+// Each rank sums the loss of its block of rows; the ranks' sums are added.
 double MultiTaskNetwork::evaluate(const Dataset& data, const TaskData& targets, Backend& backend,
-                                  Scratch& scratch) const {
+                                  Scratch& scratch, Communicator& comm) const {
     double total = 0.0;
     Batch& batch = scratch.batch;
     batch.targets.resize(task_count());
-    for (int64_t start = 0; start < data.n; start += MlpLayout::kInferenceBlockRows) {
-        batch.rows = std::min(MlpLayout::kInferenceBlockRows, data.n - start);
+    const RowRange own = comm.shard(data.n);
+    for (int64_t start = own.begin; start < own.end; start += MlpLayout::kInferenceBlockRows) {
+        batch.rows = std::min(MlpLayout::kInferenceBlockRows, own.end - start);
         batch.x = data.x.data() + start * d_;
         batch.arm = data.arm.data() + start;
         batch.weight = targets.weight.data() + start;
         for (int t = 0; t < task_count(); ++t) batch.targets[t] = targets.targets[t].data() + start;
-        total += batch_loss(batch, backend, scratch, nullptr) * double(batch.rows);
+        total += batch_loss(batch, backend, scratch, nullptr, batch.rows) * double(batch.rows);
     }
+    total = allreduce_sum(comm, total);
     return data.n > 0 ? total / double(data.n) : 0.0;
 }
 
@@ -238,7 +243,7 @@ double MultiTaskNetwork::loss_and_gradient(const Dataset& data, Backend& backend
     batch.weight = targets.weight.data();
     for (int t = 0; t < task_count(); ++t) batch.targets.push_back(targets.targets[t].data());
     if (gradient) gradient->assign(parameters_.size(), 0.0f);
-    return batch_loss(batch, backend, scratch, gradient ? gradient->data() : nullptr);
+    return batch_loss(batch, backend, scratch, gradient ? gradient->data() : nullptr, data.n);
 }
 
 void MultiTaskNetwork::gather_batch(const Dataset& data, const TaskData& targets,
@@ -267,20 +272,29 @@ void MultiTaskNetwork::gather_batch(const Dataset& data, const TaskData& targets
 
 double MultiTaskNetwork::train_epoch(const Dataset& data, const TaskData& targets,
                                      const std::vector<int64_t>& order, Backend& backend,
-                                     Scratch& scratch, AdamOptimizer& adam) {
+                                     Scratch& scratch, AdamOptimizer& adam, Communicator& comm) {
     double total = 0.0;
     for (int64_t start = 0; start < data.n; start += params_.batch_size) {
         const int64_t count = std::min<int64_t>(params_.batch_size, data.n - start);
-        gather_batch(data, targets, order.data() + start, count, scratch);
-        total +=
-            batch_loss(scratch.batch, backend, scratch, scratch.gradient.data()) * double(count);
+        // This rank's block of the batch, divided by the whole batch's rows: the sum of the
+        // blocks' gradients over the ranks is the batch gradient. A rank without rows in a
+        // short last batch adds zeros.
+        const RowRange block = comm.shard(count);
+        if (block.size() > 0) {
+            gather_batch(data, targets, order.data() + start + block.begin, block.size(), scratch);
+            total += batch_loss(scratch.batch, backend, scratch, scratch.gradient.data(), count) *
+                     double(count);
+        } else {
+            std::fill(scratch.gradient.begin(), scratch.gradient.end(), 0.0f);
+        }
+        allreduce_sum(comm, scratch.gradient);
         adam.step(parameters_.data(), scratch.gradient.data(), backend);
     }
-    return total / double(data.n);
+    return allreduce_sum(comm, total) / double(data.n);
 }
 
 TrainingReport MultiTaskNetwork::fit(const Dataset& train, const Dataset& validation,
-                                     Backend& backend) {
+                                     Backend& backend, Communicator& comm) {
     check_data(train, "training");
     check_data(validation, "validation");
     if (train.n == 0) CA_THROW(InputError, train.source << ": the training set has no rows");
@@ -316,9 +330,11 @@ TrainingReport MultiTaskNetwork::fit(const Dataset& train, const Dataset& valida
     for (int epoch = 1; epoch <= params_.max_epochs; ++epoch) {
         const double start = wall_seconds();
         shuffle_rows(order, order_engine);
-        const double train_loss = train_epoch(train, train_targets, order, backend, scratch, adam);
+        const double train_loss =
+            train_epoch(train, train_targets, order, backend, scratch, adam, comm);
         train_seconds += wall_seconds() - start;
-        const double stopping_loss = evaluate(stopping_set, stopping_targets, backend, scratch);
+        const double stopping_loss =
+            evaluate(stopping_set, stopping_targets, backend, scratch, comm);
         if (!std::isfinite(train_loss) || !std::isfinite(stopping_loss))
             CA_THROW(ConfigError, "network: training diverged in epoch "
                                       << epoch << " (training loss " << train_loss
@@ -348,6 +364,9 @@ TrainingReport MultiTaskNetwork::fit(const Dataset& train, const Dataset& valida
         }
     }
     parameters_ = best_parameters;
+    // The ranks already agree when their sums agree bit for bit; rank 0's copy makes sure, as
+    // every rank goes on to compute the same hidden representation from these weights.
+    broadcast_floats(comm, parameters_);
     report.best_validation_loss = best_loss;
     report.samples_per_second =
         train_seconds > 0.0 ? double(train.n) * double(report.epochs.size()) / train_seconds : 0.0;

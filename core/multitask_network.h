@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/adam_optimizer.h"
+#include "core/communicator.h"
 #include "core/config.h"
 #include "core/dataset.h"
 #include "core/losses.h"
@@ -77,8 +78,14 @@ class MultiTaskNetwork {
     /// best weights restored; one log line per epoch. An empty validation set falls back to
     /// the training loss. Starts from the current weights (fresh He weights after
     /// construction). Throws InputError for data that does not fit the network and ConfigError
-    /// when training diverges.
-    TrainingReport fit(const Dataset& train, const Dataset& validation, Backend& backend);
+    /// when training diverges. With several ranks (each passing the same data) training is data
+    /// parallel: every rank walks the same shuffled order and takes its block of each
+    /// mini-batch; the block gradients, normalised by the whole batch, are summed over the
+    /// ranks before one Adam step, so the update is the one-process update up to the order of
+    /// float sums. Validation losses are summed the same way; every rank ends with rank 0's
+    /// weights.
+    TrainingReport fit(const Dataset& train, const Dataset& validation, Backend& backend,
+                       Communicator& comm = local_communicator());
 
     /// Expected value and cost under every arm, n x M each, row-major (bce heads give
     /// probabilities, amount heads are in the data's units).
@@ -122,13 +129,13 @@ class MultiTaskNetwork {
     int64_t head_size() const { return head_.parameter_count(); }
     void check_data(const Dataset& data, const std::string& role) const;
     TaskData task_data(const Dataset& data) const;
-    double batch_loss(const Batch& batch, Backend& backend, Scratch& scratch,
-                      float* gradient) const;
+    double batch_loss(const Batch& batch, Backend& backend, Scratch& scratch, float* gradient,
+                      int64_t normaliser) const;
     double evaluate(const Dataset& data, const TaskData& targets, Backend& backend,
-                    Scratch& scratch) const;
+                    Scratch& scratch, Communicator& comm) const;
     double train_epoch(const Dataset& data, const TaskData& targets,
                        const std::vector<int64_t>& order, Backend& backend, Scratch& scratch,
-                       AdamOptimizer& adam);
+                       AdamOptimizer& adam, Communicator& comm);
     void gather_batch(const Dataset& data, const TaskData& targets, const int64_t* rows,
                       int64_t count, Scratch& scratch) const;
     void predict_heads(const std::vector<int>& tasks, const std::vector<float*>& outs,

@@ -61,6 +61,8 @@ double costliest_arm_cost(const Dataset& test, const EomParams& params) {
     return best;
 }
 
+// Evaluation is not sharded: every rank scores the whole test split at every budget, which is
+// cheap next to training and k-means and leaves each rank with the same outcome.
 MethodOutcome evaluate_method(AllocationMethod& method, MethodContext& context,
                               const Dataset& test, const SplitOutcome& split,
                               const EvaluationParams& params) {
@@ -201,7 +203,8 @@ void log_distillation(uint64_t seed, const DistillationOutcome& outcome) {
 SplitOutcome evaluate_split(const DataSplits& splits, const EvaluationParams& params,
                             const MultiTaskNetworkParams& network_params,
                             const MethodFactory& factory, Backend& backend, uint64_t seed,
-                            StageTimer& timer, const DistillationPlan* distillation) {
+                            StageTimer& timer, const DistillationPlan* distillation,
+                            Communicator& comm) {
     const Dataset& test = splits.test;
     SplitOutcome split;
     split.seed = seed;
@@ -220,6 +223,7 @@ SplitOutcome evaluate_split(const DataSplits& splits, const EvaluationParams& pa
     // The shared network is trained on first use, once per split.
     std::unique_ptr<MultiTaskNetwork> network;
     MethodContext context{splits.train, splits.validation, backend, seed, nullptr};
+    context.communicator = &comm;
     context.shared_network = [&]() -> const MultiTaskNetwork& {
         if (!network) {
             ScopedStage stage(timer, "train network");
@@ -227,7 +231,7 @@ SplitOutcome evaluate_split(const DataSplits& splits, const EvaluationParams& pa
             seeded.seed = network_params.seed + seed;
             network = std::make_unique<MultiTaskNetwork>(seeded, splits.train.d, splits.train.m,
                                                          int(splits.train.aux.size()));
-            network->fit(splits.train, splits.validation, backend);
+            network->fit(splits.train, splits.validation, backend, comm);
         }
         return *network;
     };

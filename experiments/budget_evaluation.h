@@ -90,10 +90,14 @@ using MethodFactory =
     std::function<std::unique_ptr<AllocationMethod>(const std::string& name, uint64_t seed)>;
 
 /// Fits and evaluates every method on one split of the data; with a distillation plan, HRC
-/// (when among the methods) is also distilled into a student and evaluated through it.
+/// (when among the methods) is also distilled into a student and evaluated through it. With
+/// several ranks (each passing the same split) the shared network's training and HRC's k-means
+/// and estimates are sharded over them; everything else runs whole on every rank, so every
+/// rank returns the same outcome.
 SplitOutcome evaluate_split(const DataSplits& splits, const EvaluationParams& params,
                             const MultiTaskNetworkParams& network_params,
                             const MethodFactory& factory, Backend& backend, uint64_t seed,
-                            StageTimer& timer, const DistillationPlan* distillation = nullptr);
+                            StageTimer& timer, const DistillationPlan* distillation = nullptr,
+                            Communicator& comm = local_communicator());
 
 }  // namespace ca

@@ -26,12 +26,12 @@ nlohmann::json timings_json(const StageTimer& timer) {
 
 void check_experiment_keys(const ConfigNode& root) {
     root.allow_only({"name", "description", "data", "network", "kmeans", "estimates", "solver",
-                     "hrc", "evaluation", "device", "baselines", "distillation"});
+                     "hrc", "evaluation", "device", "baselines", "distillation", "ranks"});
 }
 
 ExperimentResult run_experiment(const ConfigNode& root, const std::string& config_path,
                                 const ExperimentOverrides& overrides,
-                                const std::string& command_line) {
+                                const std::string& command_line, Communicator& comm) {
     check_experiment_keys(root);
     StageTimer timer;
     double start = wall_seconds();
@@ -81,7 +81,8 @@ ExperimentResult run_experiment(const ConfigNode& root, const std::string& confi
         result.outcomes.push_back(evaluate_split(splits, evaluation, network, factory, *backend,
                                                  seed, timer,
                                                  distillation.params.enabled ? &distillation
-                                                                             : nullptr));
+                                                                             : nullptr,
+                                                 comm));
     }
     result.summary = summarize(result.outcomes);
 
@@ -109,6 +110,7 @@ ExperimentResult run_experiment(const ConfigNode& root, const std::string& confi
                        {"data", source.description()},
                        {"propensity_source", source.propensity_source()},
                        {"device", backend->name()},
+                       {"ranks", comm.size()},
                        {"seconds", seconds},
                        {"peak_rss_mib", peak_rss_mib()},
                        {"stage_seconds", timings_json(timer)}};

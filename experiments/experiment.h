@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/atomic_output.h"
+#include "core/communicator.h"
 #include "core/config.h"
 #include "experiments/run_report.h"
 
@@ -34,10 +35,12 @@ struct ExperimentResult {
 };
 
 /// Checks the whole config first (so a typo fails before any training), then loads the data
-/// and evaluates every method on each seed's split.
+/// and evaluates every method on each seed's split. With several ranks every rank loads the
+/// same data and makes the same splits; see evaluate_split for what is sharded.
 ExperimentResult run_experiment(const ConfigNode& root, const std::string& config_path,
                                 const ExperimentOverrides& overrides,
-                                const std::string& command_line);
+                                const std::string& command_line,
+                                Communicator& comm = local_communicator());
 
 /// Writes config.json, run_info.json, metrics.json, budget_curve.csv, summary.md, the SVG
 /// plots and (when HRC was distilled) the first seed's policy.json of one experiment into a

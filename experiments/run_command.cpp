@@ -1,11 +1,14 @@
 // The run command: one config over its seeds; prints the budget x method table and writes the
-// run folder atomically (staged beside its final name, renamed when complete).
+// run folder atomically (staged beside its final name, renamed when complete). Under mpirun or
+// srun the ranks share the work and rank 0 alone prints and writes.
 #include "experiments/run_command.h"
 
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
+#include "core/communicator.h"
 #include "core/log.h"
 #include "experiments/cli_options.h"
 #include "experiments/experiment.h"
@@ -32,6 +35,34 @@ std::string joined_command(int argc, char** argv) {
     return line;
 }
 
+// Every rank computes; rank 0 alone prints and writes. A failing rank aborts every process
+// without unwinding, which would leave a staged folder behind, so with several ranks rank 0
+// only probes the output path up front and stages it once every rank has finished.
+int run_on_ranks(const ConfigNode& root, const std::string& config_path,
+                 const ExperimentOverrides& overrides, const std::string& out_dir,
+                 const std::string& command_line, Communicator& comm) {
+    const bool writer = comm.rank() == 0;
+    // Staged before the long work, so an unwritable output path fails at once.
+    std::optional<StagedDirectory> staged;
+    if (writer) staged.emplace(out_dir);
+    if (comm.size() > 1) staged.reset();
+
+    ExperimentResult result = run_experiment(root, config_path, overrides, command_line, comm);
+    comm.barrier();
+    if (!writer) return 0;
+    if (!staged) staged.emplace(out_dir);
+    std::cout << format_console_table(result.summary, result.title) << std::flush;
+    write_experiment(result, *staged);
+    staged->commit();
+
+    char line[256];
+    std::snprintf(line, sizeof(line), "wrote %s (%.1f s on %d rank%s, peak RSS %.0f MiB)",
+                  out_dir.c_str(), double(result.run_info["seconds"]), comm.size(),
+                  comm.size() == 1 ? "" : "s", peak_rss_mib());
+    log_info(line);
+    return 0;
+}
+
 }  // namespace
 
 int run_command(int argc, char** argv) {
@@ -50,19 +81,19 @@ int run_command(int argc, char** argv) {
     std::string name = root.string("name", std::filesystem::path(config_path).stem().string());
     std::string out_dir = options.get("out", "out/" + name);
 
-    // Staged before the long work, so an unwritable output path fails at once.
-    StagedDirectory staged(out_dir);
-    ExperimentResult result = run_experiment(root, config_path, overrides,
-                                             joined_command(argc, argv));
-    std::cout << format_console_table(result.summary, result.title) << std::flush;
-    write_experiment(result, staged);
-    staged.commit();
-
-    char line[256];
-    std::snprintf(line, sizeof(line), "wrote %s (%.1f s, peak RSS %.0f MiB)", out_dir.c_str(),
-                  double(result.run_info["seconds"]), peak_rss_mib());
-    log_info(line);
-    return 0;
+    std::unique_ptr<Communicator> comm = communicator_from_config(root);
+    set_log_rank(comm->rank());
+    if (comm->size() == 1)
+        return run_on_ranks(root, config_path, overrides, out_dir, joined_command(argc, argv),
+                            *comm);
+    // One rank's error must end the others, which may be waiting in a collective for it.
+    try {
+        return run_on_ranks(root, config_path, overrides, out_dir, joined_command(argc, argv),
+                            *comm);
+    } catch (const std::exception& error) {
+        comm->abort("error: rank " + std::to_string(comm->rank()) + ": " + error.what());
+    }
+    return 1;  // not reached: abort() ends the process
 }
 
 }  // namespace ca

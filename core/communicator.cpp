@@ -1,0 +1,120 @@
+// The local communicator, row shards, the launcher probe and the run's choice of communicator.
+#include "core/communicator.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/errors.h"
+
+#ifdef CA_WITH_MPI
+#include "core/mpi_communicator.h"
+#endif
+
+namespace ca {
+
+RowRange Communicator::shard(int64_t n) const {
+    const int64_t ranks = size(), me = rank();
+    const int64_t base = n / ranks, extra = n % ranks;
+    RowRange range;
+    range.begin = me * base + std::min(me, extra);
+    range.end = range.begin + base + (me < extra ? 1 : 0);
+    return range;
+}
+
+void LocalCommunicator::abort(const std::string& message) {
+    std::fprintf(stderr, "%s\n", message.c_str());
+    std::fflush(stderr);
+    std::exit(EXIT_FAILURE);
+}
+
+Communicator& local_communicator() {
+    static LocalCommunicator local;
+    return local;
+}
+
+bool build_has_mpi() {
+#ifdef CA_WITH_MPI
+    return true;
+#else
+    return false;
+#endif
+}
+
+int launcher_ranks() {
+    for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"}) {
+        const char* value = std::getenv(name);
+        if (value && *value) return std::max(0, std::atoi(value));
+    }
+    return 0;
+}
+
+namespace {
+
+std::unique_ptr<Communicator> make_mpi(const std::string& where) {
+#ifdef CA_WITH_MPI
+    return std::make_unique<MpiCommunicator>();
+#else
+    CA_THROW(ConfigError, where << ": \"mpi\" asked for, but this build has no MPI; install "
+                                << "an MPI (e.g. libopenmpi-dev) and rebuild, or use \"local\"");
+#endif
+}
+
+// Several processes that each believe they are the only one would all write the same outputs.
+void check_launcher_agrees(const Communicator& comm, const std::string& where) {
+    const int launched = launcher_ranks();
+    if (launched <= 1 || comm.size() == launched) return;
+    CA_THROW(ConfigError,
+             where << ": the launcher started " << launched << " processes, but the " << comm.name()
+                   << " communicator sees " << comm.size()
+                   << (comm.name() == "local" && !build_has_mpi()
+                           ? " (this build has no MPI)"
+                           : " (use \"mpi\", and under srun --mpi=pmix or pmi2)")
+                   << "; every process would run the whole job and write the same outputs");
+}
+
+}  // namespace
+
+std::unique_ptr<Communicator> make_communicator(const std::string& kind, const std::string& where) {
+    std::unique_ptr<Communicator> comm;
+    if (kind == "mpi" || (kind == "auto" && launcher_ranks() > 0 && build_has_mpi())) {
+        comm = make_mpi(where);
+    } else if (kind == "local" || kind == "auto") {
+        comm = std::make_unique<LocalCommunicator>();
+    } else {
+        CA_THROW(ConfigError, where << ": \"" << kind
+                                    << "\" is not a communicator; expected \"local\" or "
+                                    << "\"mpi\" (absent: mpi when started by mpirun or srun)");
+    }
+    check_launcher_agrees(*comm, where);
+    return comm;
+}
+
+std::unique_ptr<Communicator> communicator_from_config(const ConfigNode& root) {
+    std::string kind = root.has("ranks") ? root.choice("ranks", "local", {"local", "mpi"}) : "auto";
+    return make_communicator(kind, root.where("ranks"));
+}
+
+double allreduce_sum(Communicator& comm, double value) {
+    comm.allreduce_sum(&value, 1);
+    return value;
+}
+
+int64_t allreduce_sum(Communicator& comm, int64_t value) {
+    comm.allreduce_sum(&value, 1);
+    return value;
+}
+
+void broadcast_floats(Communicator& comm, std::vector<float>& data) {
+    if (comm.size() == 1) return;
+    std::vector<char> bytes(data.size() * sizeof(float));
+    std::memcpy(bytes.data(), data.data(), bytes.size());
+    comm.broadcast(bytes);
+    CA_ASSERT_MSG(bytes.size() == data.size() * sizeof(float),
+                  "rank " << comm.rank() << " holds " << data.size() << " floats, rank 0 sent "
+                          << bytes.size() / sizeof(float));
+    std::memcpy(data.data(), bytes.data(), bytes.size());
+}
+
+}  // namespace ca
