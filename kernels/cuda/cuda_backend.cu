@@ -1,8 +1,6 @@
-// The CUDA backend: cuBLAS for dense products, own kernels for the rest (mlp_kernels.cu,
-// kmeans_kernels.cu, dual_pass_kernels.cu). The Backend interface takes host pointers, so each
-// call copies its operands over PCIe into grow-only device buffers and its results back; for
-// element-wise work that copy costs more than the kernel. Whole stages kept device-resident
-// (network training, the Lloyd loop, the lambda search) are the next step.
+// The CUDA backend: cuBLAS for products, own kernels for the rest. The interface takes host
+// pointers, so each call copies operands over PCIe into grow-only device buffers and results
+// back, which outweighs element-wise kernels; device-resident whole stages are the next step.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <nvtx3/nvToolsExt.h>
