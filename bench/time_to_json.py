@@ -1,0 +1,33 @@
+"""Turns the output of `/usr/bin/time -v` for one `clusteralloc run` into a JSON line: wall
+seconds and peak resident memory. Usage: time_to_json.py time.txt users label."""
+import json
+import sys
+
+
+def wall_seconds(text):
+    # "h:mm:ss" or "m:ss.ss"
+    seconds = 0.0
+    for part in text.strip().split(":"):
+        seconds = seconds * 60 + float(part)
+    return seconds
+
+
+def main():
+    path, users, label = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    figures = {}
+    for line in open(path):
+        key, _, value = line.strip().rpartition(": ")
+        if key.startswith("Elapsed (wall clock) time"):
+            figures["wall_s"] = wall_seconds(value)
+        elif key == "Maximum resident set size (kbytes)":
+            figures["peak_rss_mib"] = int(value) / 1024.0
+        elif key == "Percent of CPU this job got":
+            figures["cpu_percent"] = float(value.rstrip("%"))
+    print(json.dumps({"round": 1, "bench": "e2e", "figure": "wall_s",
+                      "value": figures.get("wall_s"), "unit": "s", "users": users,
+                      "label": label, "peak_rss_mib": figures.get("peak_rss_mib"),
+                      "cpu_percent": figures.get("cpu_percent")}))
+
+
+if __name__ == "__main__":
+    main()
