@@ -6,13 +6,12 @@
 #include "core/errors.h"
 #include "core/log.h"
 #include "core/multitask_network.h"
+#include "core/policy_serving.h"
 #include "core/reference_policies.h"
 
 namespace ca {
 
 namespace {
-// Fixed salt so the split cluster's hash is independent of the random policy's draws.
-constexpr uint64_t kSplitHashSeed = 0x5EED5A17ull;
 
 std::vector<float> hidden_of(const MultiTaskNetwork& network, const Dataset& rows,
                              Backend& backend) {
@@ -80,19 +79,11 @@ ClusterAllocation HrcMethod::allocate(double budget) const {
 }
 
 void HrcMethod::choose(double knob, std::vector<int32_t>& choice) const {
-    ClusterAllocation allocation = allocate(knob);
-    bool split = params_.deploy == "lp_split";
-    const std::vector<int>& arms = split ? allocation.lp_arms : allocation.arms;
+    // The same lookup serving uses, so an offline evaluation and `assign` agree user by user.
+    ServedAllocation served = served_from(allocate(knob), params_.deploy == "lp_split");
     choice.resize(labels_.size());
-    for (size_t i = 0; i < labels_.size(); ++i) choice[i] = arms[labels_[i]];
-    if (!split || !allocation.split) return;
-
-    const SplitCluster& cut = *allocation.split;
-    for (size_t i = 0; i < labels_.size(); ++i) {
-        if (labels_[i] != cut.cluster) continue;
-        bool high = hash_unit(uint64_t(user_ids_[i]), kSplitHashSeed) < cut.fraction;
-        choice[i] = high ? cut.arm_high : cut.arm_low;
-    }
+    for (size_t i = 0; i < labels_.size(); ++i)
+        choice[i] = arm_for_user(served, labels_[i], user_ids_[i]);
 }
 
 std::vector<double> HrcMethod::treatment_scores() const {

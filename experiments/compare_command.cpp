@@ -119,7 +119,8 @@ int compare_command(int argc, char** argv) {
 
     // Check every dataset config before the first long run.
     for (const auto& dataset : datasets)
-        check_experiment_keys(ConfigNode::from_json(dataset.patched, dataset.config_path));
+        validate_experiment(ConfigNode::from_json(dataset.patched, dataset.config_path),
+                            overrides);
 
     StagedDirectory staged(options.get("out", "results/" + name));
     std::vector<ExperimentResult> results;

@@ -8,6 +8,8 @@
 #include "core/errors.h"
 #include "core/hrc_method.h"
 #include "core/log.h"
+#include "core/schema.h"
+#include "core/synthetic_generator.h"
 #include "experiments/budget_evaluation.h"
 #include "experiments/method_registry.h"
 #include "experiments/run_metadata.h"
@@ -29,10 +31,25 @@ void check_experiment_keys(const ConfigNode& root) {
                      "hrc", "evaluation", "device", "baselines", "distillation", "ranks"});
 }
 
+void validate_experiment(const ConfigNode& root, const ExperimentOverrides& overrides) {
+    check_experiment_keys(root);
+    root.child("baselines").allow_only({"tsm_cf", "drp", "drm", "dfcl"});
+    root.choice("device", "cpu", {"cpu", "cuda"});
+    EvaluationParams evaluation = EvaluationParams::from_config(root.child("evaluation"));
+    if (!overrides.methods.empty()) evaluation.methods = overrides.methods;
+    parse_network_params(root.child("network"));
+    HrcParams::from_config(root);
+    DistillationParams::from_config(root.child("distillation"));
+    for (const auto& name : evaluation.methods) make_method(name, 0, root);
+    DataSchema schema = parse_data_schema(root.child("data"), overrides.data_path);
+    if (schema.source == DataSourceKind::kSynthetic)
+        parse_synthetic_params(root.child("data").child("synthetic"));
+}
+
 ExperimentResult run_experiment(const ConfigNode& root, const std::string& config_path,
                                 const ExperimentOverrides& overrides,
                                 const std::string& command_line, Communicator& comm) {
-    check_experiment_keys(root);
+    validate_experiment(root, overrides);
     StageTimer timer;
     double start = wall_seconds();
 

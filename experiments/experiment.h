@@ -51,4 +51,8 @@ void write_experiment(const ExperimentResult& result, const StagedDirectory& out
 /// Only the keys the run pipeline reads may appear at the top level of an experiment config.
 void check_experiment_keys(const ConfigNode& root);
 
+/// Parses every section the run reads (data schema included, without loading data), so that a
+/// bad key in any of many configs fails before the first long evaluation.
+void validate_experiment(const ConfigNode& root, const ExperimentOverrides& overrides);
+
 }  // namespace ca

@@ -267,7 +267,8 @@ int sweep_command(int argc, char** argv) {
         config["evaluation"]["seeds"] = 1;
         config["evaluation"]["first_seed"] = cell.seed;
         config["name"] = name;
-        check_experiment_keys(ConfigNode::from_json(config, config_path + " [" + cell.id + "]"));
+        validate_experiment(ConfigNode::from_json(config, config_path + " [" + cell.id + "]"),
+                            overrides);
         cell_configs.push_back(config);
     }
 
