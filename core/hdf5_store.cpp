@@ -1,6 +1,7 @@
 // Writing the stored HDF5 file: the layout of a Dataset, the chunked appending writer and the
 // whole-Dataset shortcut. Every column is chunked along rows with a Fletcher-32 checksum per
-// chunk, so a damaged file fails its read with a message instead of handing back wrong numbers.
+// chunk, plus a whole-column checksum for whole-file reads, so a damaged file fails its read
+// with a message instead of handing back wrong numbers.
 #include "core/hdf5_store.h"
 
 #include <unistd.h>
@@ -36,7 +37,6 @@ Hdf5Layout Hdf5Layout::of(const Dataset& data) {
     header.source = data.source;
     header.d = data.d;
     header.m = data.m;
-    header.feature_names = data.feature_names;
     header.arm_names = data.arm_names;
     header.aux_names = data.aux_names;
     header.value_is_binary = data.value_is_binary;
@@ -45,6 +45,7 @@ Hdf5Layout Hdf5Layout::of(const Dataset& data) {
         StoredFeature feature;
         bool named = f < int(data.feature_names.size());
         feature.name = named ? data.feature_names[size_t(f)] : "x" + std::to_string(f);
+        header.feature_names.push_back(feature.name);
         layout.features.push_back(feature);
     }
     layout.has_propensity = !data.propensity.empty();
@@ -224,9 +225,9 @@ void Hdf5Writer::finish() {
     File& file = *file_;
     CA_ASSERT_MSG(!file.finished, "finish called twice");
     for (size_t c = 0; c < file.columns.size(); ++c)
-        write_string_attribute(file.datasets[c].get(), "checksum", file.checksums[c].text(),
-                               file.path);
-    write_int_attribute(file.file.get(), "rows", file.rows, file.path);
+        hdf5::write_string_attribute(file.datasets[c].get(), "checksum", file.checksums[c].text(),
+                                     file.path);
+    hdf5::write_int_attribute(file.file.get(), "rows", file.rows, file.path);
     bool closed = true;
     for (Handle& dataset : file.datasets) closed = dataset.reset() && closed;
     closed = file.file.reset() && closed;
