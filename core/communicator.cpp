@@ -78,14 +78,14 @@ void check_launcher_agrees(const Communicator& comm, const std::string& where) {
 
 std::unique_ptr<Communicator> make_communicator(const std::string& kind, const std::string& where) {
     std::unique_ptr<Communicator> comm;
-    if (kind == "mpi" || (kind == "auto" && launcher_ranks() > 0 && build_has_mpi())) {
+    if (kind == "mpi" || (kind == "auto" && launcher_ranks() > 1 && build_has_mpi())) {
         comm = make_mpi(where);
     } else if (kind == "local" || kind == "auto") {
         comm = std::make_unique<LocalCommunicator>();
     } else {
         CA_THROW(ConfigError, where << ": \"" << kind
                                     << "\" is not a communicator; expected \"local\" or "
-                                    << "\"mpi\" (absent: mpi when started by mpirun or srun)");
+                                    << "\"mpi\" (absent: mpi when mpirun or srun started several)");
     }
     check_launcher_agrees(*comm, where);
     return comm;

@@ -20,9 +20,10 @@ struct RowRange {
 };
 
 // Every collective must be called by every rank in the same order with the same counts;
-// ranks that disagree deadlock. All ranks receive bit-identical results (MPI's built-in sums
-// over commutative types give every rank the same value), so decisions taken on reduced
-// numbers (early stopping, k-means convergence) agree on every rank.
+// ranks that disagree deadlock. Decisions taken on reduced numbers (early stopping, k-means
+// convergence) assume every rank receives the same bits, which MPI's built-in sums give in
+// practice (OpenMPI, MPICH); where later stages need identical data they also take rank 0's
+// copy (network weights, k-means centroids).
 // TODO: a NCCL communicator for device buffers (bootstrapped over MPI); not built here because
 // the development machines have no GPU to test it on.
 class Communicator {
@@ -77,9 +78,10 @@ bool build_has_mpi();
 int launcher_ranks();
 
 /// The communicator of a run. kind "local": one process; "mpi": MPI (ConfigError when the
-/// build has none); "auto": MPI when a launcher variable is set and the build has MPI, else
-/// local. Refuses (ConfigError) a launcher with several processes that would each run the
-/// whole job as its own rank 0 and write the same outputs. where names the config key.
+/// build has none); "auto": MPI when the launcher started more than one process and the build
+/// has MPI, else local (one launched process has nothing to share). Refuses (ConfigError) a
+/// launcher with several processes that would each run the whole job as its own rank 0 and
+/// write the same outputs. where names the config key.
 std::unique_ptr<Communicator> make_communicator(const std::string& kind, const std::string& where);
 /// The same from the config's top-level "ranks" key ("local" or "mpi"; absent means "auto").
 std::unique_ptr<Communicator> communicator_from_config(const ConfigNode& root);

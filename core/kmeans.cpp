@@ -366,8 +366,8 @@ void run_lloyd(const float* x, int d, int k, const KMeansParams& params, LloydSt
 
 // Mini-batch k-means (Sculley 2010): each centroid moves toward its batch rows with a step of
 // 1 / (rows it has absorbed so far). Stops on the smoothed batch inertia or the batch limit.
-// Batches are small, so every rank draws and applies the same ones; only the final
-// assignment of all rows is sharded.
+// Batches are small, so every rank draws and applies the same ones (then takes rank 0's
+// centroids); only the final assignment of all rows is sharded.
 void run_mini_batch(const float* x, int64_t n, int d, int k, const KMeansParams& params,
                     std::mt19937_64& rng, LloydState& state, Backend& backend) {
     int64_t batch = std::min(params.mini_batch, n);
@@ -405,6 +405,7 @@ void run_mini_batch(const float* x, int64_t n, int d, int k, const KMeansParams&
         }
         smoothed = next;
     }
+    broadcast_floats(*state.comm, state.centroids);
     assign_all(x, d, k, state, backend);
 }
 
@@ -521,6 +522,9 @@ KMeansResult refine(const float* x, int64_t n, int d, const KMeansParams& params
     state.distance2.assign(size_t(n), 0.0f);
     state.comm = &comm;
     state.own = comm.shard(n);
+    // Every rank seeded (or was given) the same centroids from the same rows; rank 0's copy
+    // makes sure, since rows computed with another thread count may differ in the last bits.
+    broadcast_floats(comm, state.centroids);
     if (params.mini_batch > 0) {
         run_mini_batch(x, n, d, k, params, rng, state, backend);
     } else {

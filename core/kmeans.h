@@ -51,9 +51,9 @@ struct KMeansResult {
 
 /// Clusters the N x D rows x. Deterministic for a seed and thread count. Throws InputError for
 /// non-finite input or N = 0, ConfigError for K < 1. With several ranks, every rank passes the
-/// same rows: seeding (and mini-batches) run identically on each, Lloyd assignments are
-/// sharded by rows with the centroid sums, counts and inertia summed over the ranks, and
-/// every rank receives all N labels.
+/// same rows: seeding (and mini-batches) run on each and rank 0's centroids are kept, Lloyd
+/// assignments are sharded by rows with the centroid sums, counts and inertia summed over the
+/// ranks, and every rank receives all N labels.
 KMeansResult kmeans_fit(const float* x, int64_t n, int d, const KMeansParams& params,
                         Backend& backend, Communicator& comm = local_communicator());
 

@@ -259,6 +259,14 @@ TEST(CommChoiceTest, LocalAndAutoOutsideALauncherAreOneProcess) {
     }
 }
 
+TEST(CommChoiceTest, OneLaunchedProcessRunsLocally) {
+    NoLauncher plain;
+    ScopedEnv ompi("OMPI_COMM_WORLD_SIZE", "1");
+    auto comm = make_communicator("auto", "run.json: ranks");
+    EXPECT_EQ(comm->name(), "local");
+    EXPECT_EQ(comm->size(), 1);
+}
+
 TEST(CommChoiceTest, LauncherVariablesAreReadInOrder) {
     NoLauncher plain;
     ScopedEnv slurm("SLURM_STEP_NUM_TASKS", "4");
