@@ -554,8 +554,9 @@ TEST(RanksNetworkTest, DataParallelTrainingFollowsTheOneProcessTraining) {
             EXPECT_EQ(outcome.parameters, outcomes[0].parameters);
             ASSERT_EQ(outcome.report.epochs.size(), one.report.epochs.size());
             EXPECT_EQ(outcome.report.best_epoch, one.report.best_epoch);
-            // Gradients summed in another order differ in the last float bits; over 20 Adam
-            // steps of size 0.01 that moves weights by far less than 1e-4.
+            // Gradients summed in another order differ in the last float bits (about 1e-7
+            // relative); 20 Adam steps of size 0.01 move the weights apart by far less than
+            // 1e-5, while a shard counted twice or dropped moves them by about the step size.
             for (size_t e = 0; e < one.report.epochs.size(); ++e) {
                 const EpochRecord& a = one.report.epochs[e];
                 const EpochRecord& b = outcome.report.epochs[e];
@@ -566,7 +567,7 @@ TEST(RanksNetworkTest, DataParallelTrainingFollowsTheOneProcessTraining) {
             for (size_t p = 0; p < one.parameters.size(); ++p)
                 largest =
                     std::max(largest, double(std::abs(outcome.parameters[p] - one.parameters[p])));
-            EXPECT_LT(largest, 1e-4) << ranks << " ranks: largest weight difference";
+            EXPECT_LT(largest, 1e-5) << ranks << " ranks: largest weight difference";
         }
     }
 }
