@@ -82,10 +82,12 @@ std::string without_job_variables() {
 }
 
 // Two ranks on this machine: shared memory between them, loopback for the launcher, one
-// OpenMP thread each (the two ranks fill the two cores), allowed as root in containers.
+// OpenMP thread each, yielding the core while waiting in a collective (the machine is shared),
+// allowed as root in containers.
 std::string mpirun_options(const std::string& mpirun) {
     return without_job_variables() + "'" + mpirun +
            "' --oversubscribe --allow-run-as-root --bind-to none --mca btl self,vader"
+           " --mca mpi_yield_when_idle 1"
            " --mca oob_tcp_if_include lo -x PMIX_MCA_ptl_tcp_if_include=lo"
            " -x OMP_NUM_THREADS=1 ";
 }
