@@ -186,37 +186,16 @@ void DfclMethod::fit(MethodContext& context) {
 
 void DfclMethod::prepare(const Dataset& rows, Backend& backend) {
     CA_ASSERT_MSG(network_ != nullptr, "prepare() before fit()");
-    backend_ = &backend;
-    n_ = rows.n;
-    m_ = rows.m;
-    value_.resize(size_t(n_) * m_);
-    cost_.resize(size_t(n_) * m_);
-    network_->predict(rows.x.data(), n_, backend, value_.data(), cost_.data());
-    // Negative predicted costs would read as income to the solver.
-    for (float& c : cost_) c = std::max(c, 0.0f);
-    lambda_max_ = max_incremental_ratio(value_.data(), cost_.data(), n_, m_) * 1.01;
+    allocator_.prepare(*network_, rows, backend);
 }
 
-KnobRange DfclMethod::knob_range() const {
-    return {0.0, lambda_max_, KnobDirection::kCostDecreases};
-}
+KnobRange DfclMethod::knob_range() const { return allocator_.knob_range(); }
 
 void DfclMethod::choose(double knob, std::vector<int32_t>& choice) const {
-    IndividualAllocation allocation =
-        allocate_at_lambda(value_.data(), cost_.data(), n_, m_, knob, *backend_);
-    choice = std::move(allocation.choices);
+    allocator_.choose(knob, choice);
 }
 
-std::vector<double> DfclMethod::treatment_scores() const {
-    if (m_ != 2) return {};
-    std::vector<double> scores(n_);
-    for (int64_t i = 0; i < n_; ++i) {
-        const double extra_value = double(value_[i * 2 + 1]) - value_[i * 2];
-        const double extra_cost = double(cost_[i * 2 + 1]) - cost_[i * 2];
-        scores[i] = extra_cost > 1e-12 ? extra_value / extra_cost : extra_value * 1e12;
-    }
-    return scores;
-}
+std::vector<double> DfclMethod::treatment_scores() const { return allocator_.treatment_scores(); }
 
 nlohmann::json DfclMethod::diagnostics() const {
     return {{"params", params_.to_json()},

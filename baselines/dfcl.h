@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "baselines/dfcl_loss.h"
+#include "baselines/predicted_lagrangian.h"
 #include "core/allocation_method.h"
 #include "core/config.h"
 #include "core/multitask_network.h"
@@ -74,11 +75,7 @@ class DfclMethod final : public AllocationMethod {
     std::vector<double> lambdas_;
     DecisionLossParams loss_params_;
     DfclTrainingReport report_;
-    Backend* backend_ = nullptr;
-    int64_t n_ = 0;
-    int m_ = 0;
-    std::vector<float> value_, cost_;  ///< n x M predictions of the prepared rows
-    double lambda_max_ = 1.0;
+    PredictedLagrangian allocator_;  ///< the fine-tuned network's predictions, allocated
 };
 
 }  // namespace ca

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "baselines/predicted_lagrangian.h"
 #include "core/allocation_method.h"
 
 namespace ca {
@@ -12,20 +13,19 @@ namespace ca {
 class TsmSlMethod final : public AllocationMethod {
 public:
     std::string name() const override { return "TSM-SL"; }
-    void fit(MethodContext& context) override;
+    void fit(MethodContext& context) override { network_ = &context.shared_network(); }
     void prepare(const Dataset& rows, Backend& backend) override;
-    KnobRange knob_range() const override;
-    void choose(double knob, std::vector<int32_t>& choice) const override;
-    std::vector<double> treatment_scores() const override;
+    KnobRange knob_range() const override { return allocator_.knob_range(); }
+    void choose(double knob, std::vector<int32_t>& choice) const override {
+        allocator_.choose(knob, choice);
+    }
+    std::vector<double> treatment_scores() const override {
+        return allocator_.treatment_scores();
+    }
 
 private:
     const MultiTaskNetwork* network_ = nullptr;
-    Backend* backend_ = nullptr;
-    int64_t n_ = 0;
-    int m_ = 0;
-    std::vector<float> value_;  ///< n x M predicted value
-    std::vector<float> cost_;   ///< n x M predicted cost
-    double lambda_max_ = 1.0;
+    PredictedLagrangian allocator_;
 };
 
 }  // namespace ca
