@@ -11,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "core/communicator.h"
 #include "core/errors.h"
 #include "core/log.h"
 #include "experiments/cli_options.h"
@@ -101,6 +102,10 @@ std::string overview_markdown(const std::string& title,
 
 int compare_command(int argc, char** argv) {
     CliOptions options = CliOptions::parse(argc, argv, 2, kCompareFlags);
+    if (launcher_ranks() > 1)
+        CA_THROW(ConfigError, "compare runs in one process (every process would write the same "
+                              "tables); spread a grid over processes with `sweep`, or give one "
+                              "dataset's `run` all the ranks");
     if (options.has("quiet")) set_log_level(LogLevel::kWarning);
     std::string config_path = options.required("config");
     ConfigNode root = ConfigNode::from_file(config_path);

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "core/atomic_output.h"
+#include "core/communicator.h"
 #include "core/errors.h"
 #include "core/log.h"
 #include "core/paired_stats.h"
@@ -250,8 +251,14 @@ int sweep_command(int argc, char** argv) {
     if (root.has("overrides")) base.merge_patch(root.json()["overrides"]);
     std::vector<GridAxis> axes = read_grid(root);
     int seeds = int(root.integer_in("seeds", 3, 1, 1000));
-    int rank = int(options.get_int("rank", 0, 0, 100000));
-    int ranks = int(options.get_int("ranks", 1, 1, 100000));
+    // Under mpirun or srun the cells are spread over the launched processes; each cell is
+    // evaluated by one process alone, so the ranks only meet at the end, before aggregation.
+    std::unique_ptr<Communicator> comm =
+        launcher_ranks() > 1 ? make_communicator("mpi", "command line (mpirun)")
+                             : std::make_unique<LocalCommunicator>();
+    set_log_rank(comm->rank());
+    int rank = int(options.get_int("rank", comm->rank(), 0, 100000));
+    int ranks = int(options.get_int("ranks", comm->size(), 1, 100000));
     if (rank >= ranks) CA_THROW(ConfigError, "command line: --rank must be below --ranks");
 
     ExperimentOverrides overrides;
@@ -297,8 +304,16 @@ int sweep_command(int argc, char** argv) {
         write_file_atomically(file.string(), record.dump(2) + "\n");
         ++done;
     }
+    comm->barrier();
+    if (comm->size() > 1) {
+        int64_t totals[2] = {done, skipped};
+        comm->allreduce_sum(totals, 2);
+        done = int(totals[0]);
+        skipped = int(totals[1]);
+    }
     log_info("sweep " + name + ": " + std::to_string(done) + " cells evaluated, " +
              std::to_string(skipped) + " already done");
+    if (comm->rank() != 0) return 0;
 
     std::vector<AggregateRow> rows = aggregate(axes, cells, cell_dir);
     std::string title = name + (root.has("description") ? ": " + root.string("description", "")
