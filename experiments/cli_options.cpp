@@ -11,6 +11,7 @@ CliOptions CliOptions::parse(int argc, char** argv, int first, const std::vector
     CliOptions options;
     for (int i = first; i < argc; ++i) {
         std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") throw HelpRequested{describe_flags(specs)};
         if (arg.rfind("--", 0) != 0)
             CA_THROW(ConfigError, "command line: unexpected argument \"" << arg << "\"; flags "
                                   "start with --\n" << describe_flags(specs));

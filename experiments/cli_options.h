@@ -8,6 +8,11 @@
 
 namespace ca {
 
+// Thrown by CliOptions::parse for --help; main prints the text and exits 0.
+struct HelpRequested {
+    std::string text;
+};
+
 struct FlagSpec {
     std::string name;         ///< without the leading dashes
     bool takes_value = true;

@@ -7,7 +7,10 @@
 
 #include "core/errors.h"
 #include "experiments/assign_command.h"
+#include "experiments/cli_options.h"
 #include "experiments/compare_command.h"
+#include "experiments/convert_command.h"
+#include "experiments/generate_command.h"
 #include "experiments/run_command.h"
 #include "experiments/sweep_command.h"
 
@@ -20,6 +23,8 @@ const char* kUsage =
     "  compare  every method on several datasets over seeds; tables and plots\n"
     "  assign   serve a run's policy.json: a treatment for each user of a CSV at a budget\n"
     "  sweep    a resumable grid of config variations x seeds (ablations)\n"
+    "  generate stream the synthetic RCT (with its truth) into a chunked HDF5 file\n"
+    "  convert  a CSV through a config's schema into the HDF5 format\n"
     "  help     this text\n"
     "Run `clusteralloc <command> --help` for a command's flags.\n";
 
@@ -33,6 +38,8 @@ int dispatch(int argc, char** argv) {
     if (command == "compare") return ca::compare_command(argc, argv);
     if (command == "assign") return ca::assign_command(argc, argv);
     if (command == "sweep") return ca::sweep_command(argc, argv);
+    if (command == "generate") return ca::generate_command(argc, argv);
+    if (command == "convert") return ca::convert_command(argc, argv);
     std::fprintf(stderr, "error: unknown command \"%s\"\n%s", command.c_str(), kUsage);
     return 2;
 }
@@ -42,6 +49,9 @@ int dispatch(int argc, char** argv) {
 int main(int argc, char** argv) {
     try {
         return dispatch(argc, argv);
+    } catch (const ca::HelpRequested& help) {
+        std::fputs(help.text.c_str(), stdout);
+        return 0;
     } catch (const ca::InputError& error) {
         std::fprintf(stderr, "error: %s\n", error.what());
         return 1;
