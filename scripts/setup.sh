@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(cmake g++ make pkg-config libopenblas-dev nlohmann-json3-dev libgtest-dev zlib1g-dev
-          libhdf5-dev libomp-dev git)
+          libhdf5-dev libomp-dev libopenmpi-dev openmpi-bin git)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
