@@ -4,6 +4,7 @@
 #include "kernels/cpu/cpu_backend.h"
 
 #include <cblas.h>
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -171,26 +172,105 @@ void CpuBackend::accumulate_centroids(const float* x, int64_t n, int d, const in
     }
 }
 
-DualPassResult CpuBackend::dual_pass(const float* value, const float* cost, int64_t n, int m,
-                                     double lambda, int32_t* choice) {
+namespace {
+// One user's arm by the reference rule: lowest j on ties, and a NaN score is never better.
+inline int best_arm(const float* v, const float* c, int m, float lambda) {
+    int best = 0;
+    float best_score = v[0] - lambda * c[0];
+    for (int j = 1; j < m; ++j) {
+        float score = v[j] - lambda * c[j];
+        if (score > best_score) {
+            best_score = score;
+            best = j;
+        }
+    }
+    return best;
+}
+
+// Users [first, last) one arm at a time: the path for M > 8 and for the last users.
+DualPassResult dual_rows_scalar(const float* value, const float* cost, int64_t first, int64_t last,
+                                int m, float lambda, int32_t* choice) {
     double total_value = 0.0, total_cost = 0.0;
-    const float lambda_f = float(lambda);
-#pragma omp parallel for schedule(static) reduction(+ : total_value, total_cost)
-    for (int64_t i = 0; i < n; ++i) {
+    for (int64_t i = first; i < last; ++i) {
         const float* v = value + i * m;
         const float* c = cost + i * m;
-        int best = 0;
-        float best_score = v[0] - lambda_f * c[0];
-        for (int j = 1; j < m; ++j) {
-            float score = v[j] - lambda_f * c[j];
-            if (score > best_score) {
-                best_score = score;
-                best = j;
-            }
-        }
+        const int best = best_arm(v, c, m, lambda);
         if (choice) choice[i] = best;
         total_value += v[best];
         total_cost += c[best];
+    }
+    return {total_value, total_cost};
+}
+
+#ifdef __AVX2__
+// Users [first, last) with M <= 8, one user per 8-lane vector: lanes >= M masked to -inf, the
+// best arm the first lane holding the maximum score, which is the scalar rule. The compare
+// chain of the scalar loop mispredicts on most users; this has no branch per arm and keeps the
+// pass at memory speed. A user with a NaN score takes the scalar rule. Reads 8 floats from
+// each user's row: the caller keeps the last users, whose loads would leave the arrays, out.
+DualPassResult dual_rows_vector(const float* value, const float* cost, int64_t first, int64_t last,
+                                int m, float lambda_f, int32_t* choice) {
+    const __m256 lambda = _mm256_set1_ps(lambda_f);
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256 valid = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(m), lanes));
+    const __m256 lowest = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+    const unsigned valid_bits = (1u << m) - 1u;
+    // Two accumulators each: the additions of consecutive users do not wait on each other.
+    double total_value[2] = {0.0, 0.0}, total_cost[2] = {0.0, 0.0};
+    for (int64_t i = first; i < last; ++i) {
+        const float* v = value + i * m;
+        const float* c = cost + i * m;
+        __m256 score = _mm256_fnmadd_ps(lambda, _mm256_loadu_ps(c), _mm256_loadu_ps(v));
+        const unsigned nan_bits =
+            unsigned(_mm256_movemask_ps(_mm256_cmp_ps(score, score, _CMP_UNORD_Q)));
+        int best;
+        if (nan_bits & valid_bits) {
+            best = best_arm(v, c, m, lambda_f);
+        } else {
+            score = _mm256_blendv_ps(lowest, score, valid);
+            __m256 top = _mm256_max_ps(score, _mm256_permute2f128_ps(score, score, 1));
+            top = _mm256_max_ps(top, _mm256_shuffle_ps(top, top, _MM_SHUFFLE(1, 0, 3, 2)));
+            top = _mm256_max_ps(top, _mm256_shuffle_ps(top, top, _MM_SHUFFLE(2, 3, 0, 1)));
+            const unsigned hits =
+                unsigned(_mm256_movemask_ps(_mm256_cmp_ps(score, top, _CMP_EQ_OQ)));
+            best = __builtin_ctz(hits & valid_bits);
+        }
+        if (choice) choice[i] = best;
+        total_value[i & 1] += v[best];
+        total_cost[i & 1] += c[best];
+    }
+    return {total_value[0] + total_value[1], total_cost[0] + total_cost[1]};
+}
+#endif
+
+// Users [0, end) go through the vector path: those whose 8-float loads stay inside the n x m
+// arrays (i * m + 8 <= n * m), when M <= 8 and the build has AVX2.
+int64_t vector_rows_end(int64_t n, int m) {
+#ifdef __AVX2__
+    if (m <= 8 && n * m >= 8) return (n * m - 8) / m + 1;
+#endif
+    return 0;
+}
+}  // namespace
+
+DualPassResult CpuBackend::dual_pass(const float* value, const float* cost, int64_t n, int m,
+                                     double lambda, int32_t* choice) {
+    const float lambda_f = float(lambda);
+    const int64_t vector_end = vector_rows_end(n, m);
+    double total_value = 0.0, total_cost = 0.0;
+#pragma omp parallel reduction(+ : total_value, total_cost)
+    {
+        const int threads = omp_get_num_threads(), thread = omp_get_thread_num();
+        const int64_t first = n * thread / threads, last = n * (thread + 1) / threads;
+        const int64_t split = std::clamp(vector_end, first, last);
+        DualPassResult part = dual_rows_scalar(value, cost, split, last, m, lambda_f, choice);
+#ifdef __AVX2__
+        DualPassResult head = dual_rows_vector(value, cost, first, split, m, lambda_f, choice);
+        part.value += head.value;
+        part.cost += head.cost;
+#endif
+        total_value += part.value;
+        total_cost += part.cost;
     }
     return {total_value, total_cost};
 }
