@@ -97,8 +97,7 @@ DataSource DataSource::open(const ConfigNode& data_node, const std::string& path
     double start = wall_seconds();
     DataSource source;
     source.stored_ = is_hdf5_source(data_node);
-    source.schema_ = source.stored_ ? parse_hdf5_schema(data_node, path_override)
-                                    : parse_data_schema(data_node, path_override);
+    source.schema_ = parse_schema(data_node, path_override);
     if (source.stored_) {
         source.schema_.path = resolve_data_path(source.schema_.path);
         StoredTable stored = load_stored_table(source.schema_.path, source.schema_.max_rows);
@@ -120,6 +119,11 @@ DataSource DataSource::open(const ConfigNode& data_node, const std::string& path
     log_arm_counts(source.table_);
     log_debug("data loaded in " + std::to_string(wall_seconds() - start) + " s");
     return source;
+}
+
+DataSchema DataSource::parse_schema(const ConfigNode& data_node, const std::string& path_override) {
+    return is_hdf5_source(data_node) ? parse_hdf5_schema(data_node, path_override)
+                                     : parse_data_schema(data_node, path_override);
 }
 
 std::string DataSource::description() const {

@@ -30,6 +30,11 @@ class DataSource {
     /// from the source tree. Throws ConfigError for bad settings, InputError for bad data.
     static DataSource open(const ConfigNode& data_node, const std::string& path_override = "");
 
+    /// The "data" object's schema for any source, hdf5 included, without reading any data:
+    /// for checking a config before long work. ConfigError names the key.
+    static DataSchema parse_schema(const ConfigNode& data_node,
+                                   const std::string& path_override = "");
+
     /// Seeded split; every Dataset field the data provides is filled (features standardised
     /// with the training statistics, user ids, source lines, propensities, aux, truth for
     /// synthetic data). The same seed gives the same Datasets.

@@ -271,6 +271,15 @@ TEST(Hdf5Source, ConfigKeysAreChecked) {
         << split;
 }
 
+TEST(Hdf5Source, SchemaParsesWithoutReadingTheFile) {
+    nlohmann::json data = {{"source", "hdf5"}, {"path", "not/there.h5"}, {"max_rows", 10}};
+    DataSchema schema = DataSource::parse_schema(
+        ConfigNode::from_json({{"data", data}}, "test.json").child("data"));
+    EXPECT_EQ(schema.path, "not/there.h5");
+    EXPECT_EQ(schema.max_rows, 10);
+    EXPECT_EQ(schema.origin, "test.json");
+}
+
 TEST(Hdf5Source, ReadsTheFirstRowsAndKeepsTheTruth) {
     fs::path dir = fresh_directory("hdf5_source");
     Dataset data = hand_made_rows();
