@@ -13,8 +13,10 @@ CliOptions CliOptions::parse(int argc, char** argv, int first, const std::vector
         std::string arg = argv[i];
         if (arg == "--help" || arg == "-h") throw HelpRequested{describe_flags(specs)};
         if (arg.rfind("--", 0) != 0)
-            CA_THROW(ConfigError, "command line: unexpected argument \"" << arg << "\"; flags "
-                                  "start with --\n" << describe_flags(specs));
+            CA_THROW(ConfigError, "command line: unexpected argument \"" << arg
+                                                                         << "\"; flags "
+                                                                            "start with --\n"
+                                                                         << describe_flags(specs));
         std::string name = arg.substr(2), value;
         size_t equals = name.find('=');
         bool inline_value = equals != std::string::npos;
@@ -29,7 +31,8 @@ CliOptions CliOptions::parse(int argc, char** argv, int first, const std::vector
             CA_THROW(ConfigError, "command line: unknown flag --" << name << "\n"
                                                                   << describe_flags(specs));
         if (spec->takes_value && !inline_value) {
-            if (i + 1 >= argc) CA_THROW(ConfigError, "command line: --" << name << " needs a value");
+            if (i + 1 >= argc)
+                CA_THROW(ConfigError, "command line: --" << name << " needs a value");
             value = argv[++i];
         }
         options.values_[name] = spec->takes_value ? value : "1";
@@ -64,8 +67,8 @@ double CliOptions::get_double(const std::string& name, double fallback) const {
     char* end = nullptr;
     double value = std::strtod(text.c_str(), &end);
     if (text.empty() || *end != '\0')
-        CA_THROW(ConfigError, "command line: --" << name << " expects a number, got \"" << text
-                                                 << "\"");
+        CA_THROW(ConfigError,
+                 "command line: --" << name << " expects a number, got \"" << text << "\"");
     return value;
 }
 

@@ -83,8 +83,8 @@ DistillationSummary summarize_distillation(const std::vector<SplitOutcome>& spli
         agreements.push_back(seed.test_agreement);
         size_t levels = seed.student_eom.size();
         if (out.seeds == 0) {
-            for (auto* mean : {&out.teacher_eom_mean, &out.student_eom_mean,
-                               &out.teacher_cost_mean, &out.student_cost_mean})
+            for (auto* mean : {&out.teacher_eom_mean, &out.student_eom_mean, &out.teacher_cost_mean,
+                               &out.student_cost_mean})
                 mean->assign(levels, 0.0);
             if (!seed.student_truth.empty()) {
                 out.teacher_true_mean.assign(levels, 0.0);
@@ -217,7 +217,8 @@ RunSummary summarize(const std::vector<SplitOutcome>& splits) {
     for (const auto& split : splits) {
         for (size_t l = 0; l < levels; ++l) {
             summary.budget_means[l] += split.budgets[l] / splits.size();
-            if (summary.has_truth) summary.oracle_value_mean[l] += split.oracle_value[l] / splits.size();
+            if (summary.has_truth)
+                summary.oracle_value_mean[l] += split.oracle_value[l] / splits.size();
         }
     }
     for (const auto& first : splits[0].methods) {
@@ -252,8 +253,8 @@ std::string format_console_table(const RunSummary& summary, const std::string& t
     int decimals = decimals_for(magnitude);
 
     std::ostringstream out;
-    out << title << "\nEOM per capita at each budget (mean +- std over " << summary.seeds
-        << " seed" << (summary.seeds == 1 ? "" : "s") << ")";
+    out << title << "\nEOM per capita at each budget (mean +- std over " << summary.seeds << " seed"
+        << (summary.seeds == 1 ? "" : "s") << ")";
     if (summary.has_reference) out << "; [x] = EOM / " << summary.reference;
     out << "\n";
     const int width = summary.has_reference ? 26 : 18;
@@ -266,15 +267,15 @@ std::string format_console_table(const RunSummary& summary, const std::string& t
     }
     out << "\n";
     for (size_t l = 0; l < summary.budget_fractions.size(); ++l) {
-        std::snprintf(cell, sizeof(cell), "%-8s %-9s",
-                      (fixed(100.0 * summary.budget_fractions[l], 0) + "%").c_str(),
-                      fixed(summary.budget_means[l], decimals_for(summary.budget_means.back()))
-                          .c_str());
+        std::snprintf(
+            cell, sizeof(cell), "%-8s %-9s",
+            (fixed(100.0 * summary.budget_fractions[l], 0) + "%").c_str(),
+            fixed(summary.budget_means[l], decimals_for(summary.budget_means.back())).c_str());
         out << cell;
         for (const auto& method : summary.methods) {
             const LevelSummary& level = method.levels[l];
-            std::string text = fixed(level.eom_mean, decimals) + "+-" +
-                               fixed(level.eom_std, decimals);
+            std::string text =
+                fixed(level.eom_mean, decimals) + "+-" + fixed(level.eom_std, decimals);
             if (summary.has_reference) text += " [" + fixed(level.normalized_mean, 3) + "]";
             if (level.reached < summary.seeds) text += "*";
             std::snprintf(cell, sizeof(cell), " %*s", width, text.c_str());
@@ -291,8 +292,10 @@ std::string format_console_table(const RunSummary& summary, const std::string& t
         out << "\n";
     }
     if (summary.has_truth) {
-        out << "True value per capita under the synthetic truth (mean over seeds); optimum = the ceiling:\n";
-        for (size_t l = 0; l < summary.budget_fractions.size(); l += std::max<size_t>(1, summary.budget_fractions.size() / 5)) {
+        out << "True value per capita under the synthetic truth (mean over seeds); optimum = the "
+               "ceiling:\n";
+        for (size_t l = 0; l < summary.budget_fractions.size();
+             l += std::max<size_t>(1, summary.budget_fractions.size() / 5)) {
             out << "  " << fixed(100.0 * summary.budget_fractions[l], 0) << "%: optimum "
                 << fixed(summary.oracle_value_mean[l], decimals);
             for (const auto& method : summary.methods)
@@ -323,13 +326,16 @@ std::string budget_curve_csv(const RunSummary& summary) {
             const LevelSummary& level = method.levels[l];
             out << summary.budget_fractions[l] << ',' << summary.budget_means[l] << ','
                 << method.method << ',' << level.eom_mean << ',' << level.eom_std << ',';
-            if (summary.has_reference) out << level.normalized_mean << ',' << level.normalized_std;
-            else out << ',';
+            if (summary.has_reference)
+                out << level.normalized_mean << ',' << level.normalized_std;
+            else
+                out << ',';
             out << ',' << level.cost_mean << ',' << level.p_value_vs_reference << ',';
             if (summary.has_truth)
                 out << level.true_value_mean << ',' << level.true_value_std << ','
                     << level.regret_mean;
-            else out << ",,";
+            else
+                out << ",,";
             out << ',' << level.reached << '\n';
         }
     }
@@ -357,7 +363,8 @@ std::string summary_markdown(const RunSummary& summary, const std::string& title
             << fixed(summary.budget_means[l], decimals) << " |";
         for (const auto& method : summary.methods) {
             const LevelSummary& level = method.levels[l];
-            out << ' ' << fixed(level.eom_mean, decimals) << " ± " << fixed(level.eom_std, decimals);
+            out << ' ' << fixed(level.eom_mean, decimals) << " ± "
+                << fixed(level.eom_std, decimals);
             if (summary.has_reference) {
                 out << " [" << fixed(level.normalized_mean, 3) << "]";
                 if (method.method != summary.reference && summary.seeds >= 2)
@@ -396,8 +403,7 @@ std::string summary_markdown(const RunSummary& summary, const std::string& title
     return out.str();
 }
 
-std::string budget_curve_svg(const RunSummary& summary, const std::string& title,
-                             bool normalized) {
+std::string budget_curve_svg(const RunSummary& summary, const std::string& title, bool normalized) {
     LinePlot plot;
     plot.title = title;
     plot.x_label = "budget per capita";
@@ -464,7 +470,8 @@ nlohmann::json metrics_json(const RunSummary& summary, const std::vector<SplitOu
         nlohmann::json item = {{"method", method.method},
                                {"levels", levels},
                                {"seconds_per_seed", method.fit_seconds_mean}};
-        if (method.aucc_mean >= 0.0) item["aucc"] = {{"mean", method.aucc_mean}, {"std", method.aucc_std}};
+        if (method.aucc_mean >= 0.0)
+            item["aucc"] = {{"mean", method.aucc_mean}, {"std", method.aucc_std}};
         methods.push_back(item);
     }
     nlohmann::json per_seed = nlohmann::json::array();
@@ -478,8 +485,10 @@ nlohmann::json metrics_json(const RunSummary& summary, const std::vector<SplitOu
         for (const auto& method : split.methods) {
             nlohmann::json eoms = nlohmann::json::array();
             for (const auto& point : method.eom)
-                eoms.push_back({{"value", point.value}, {"cost", point.cost},
-                                {"knob", point.knob}, {"reached", point.reached}});
+                eoms.push_back({{"value", point.value},
+                                {"cost", point.cost},
+                                {"knob", point.knob},
+                                {"reached", point.reached}});
             outcomes[method.method] = {{"eom", eoms},
                                        {"fit_seconds", method.fit_seconds},
                                        {"evaluate_seconds", method.evaluate_seconds},

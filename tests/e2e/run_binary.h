@@ -1,16 +1,15 @@
 // Helpers for end-to-end tests: run the clusteralloc binary, capture its output and exit code.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-
-#include <unistd.h>
-
-#include <nlohmann/json.hpp>
 
 namespace ca::testing {
 
@@ -31,7 +30,8 @@ inline CommandResult run_clusteralloc(const std::string& arguments) {
     if (!pipe) return result;
     char buffer[4096];
     size_t read = 0;
-    while ((read = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, read);
+    while ((read = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0)
+        result.output.append(buffer, read);
     int status = pclose(pipe);
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return result;
