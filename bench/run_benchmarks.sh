@@ -69,6 +69,8 @@ cmake --build "$build" -j "$threads" --target clusteralloc bench_training bench_
 wait_for_quiet
 load_start=$(load_now)
 start_time=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+revision=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$root" diff --quiet HEAD 2>/dev/null || revision+=" (with uncommitted changes in the tree)"
 for round in $(seq 1 "$rounds"); do
     # Other work on the machine slows OpenMP teams far more than single threads: every round
     # waits for quiet again, and its starting load goes into the report.
@@ -118,11 +120,13 @@ PY
 
 run_e2e() {  # rows config label
     local rows=$1 config=$2 label=$3
-    echo "run_benchmarks: clusteralloc run, $rows users ($label)"
+    wait_for_quiet
+    echo "run_benchmarks: clusteralloc run, $rows users ($label, load $(load_now))"
     /usr/bin/time -v "$build/clusteralloc" run --config "$config" --seeds 1 --quiet \
         --out "$work/e2e_$label" > "$work/e2e_$label.log" 2> "$work/e2e_$label.time" ||
         { echo "run failed: $work/e2e_$label.time"; return 0; }
-    "$python" "$root/bench/time_to_json.py" "$work/e2e_$label.time" "$rows" "$label" >> "$results"
+    "$python" "$root/bench/time_to_json.py" "$work/e2e_$label.time" "$rows" "$label" \
+        "$work/e2e_$label/run_info.json" >> "$results"
 }
 
 for rows in $e2e_rows; do
@@ -138,6 +142,6 @@ fi
 command="bench/run_benchmarks.sh (ROUNDS=$rounds THREADS=$threads E2E_ROWS=\"$e2e_rows\""
 command+=" E2E_HDF5_ROWS=\"$e2e_hdf5_rows\" SMALL=${SMALL:-0})"
 "$python" "$root/bench/write_report.py" "$results" --command "$command" \
-    --started "$start_time" --load-start "$load_start" --load-end "$(load_now)" \
-    --out "$report"
+    --started "$start_time" --revision "$revision" --load-start "$load_start" \
+    --load-end "$(load_now)" --out "$report"
 echo "run_benchmarks: wrote $report (raw figures in $results)"

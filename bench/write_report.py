@@ -39,7 +39,7 @@ def spread(values):
 def number(value, digits=3):
     if value is None:
         return "-"
-    if abs(value) >= 1e4 or (float(value).is_integer() and abs(value) >= 1000):
+    if abs(value) >= 1000:
         return "{:,.0f}".format(value)
     return "%.*g" % (digits, value)
 
@@ -167,7 +167,7 @@ def end_to_end_table(rows):
     if not runs:
         return ["No end-to-end runs in this report (E2E_ROWS was empty)."]
     lines = ["| Users | Data | Wall time, s | Peak RSS, MiB | CPU use | Time growth | "
-             "Memory growth |", "|---|---|---|---|---|---|---|"]
+             "Memory growth | Longest stages, s |", "|---|---|---|---|---|---|---|---|"]
     previous = None
     for run in runs:
         growth_time = growth_memory = "-"
@@ -175,10 +175,12 @@ def end_to_end_table(rows):
             factor = run["users"] / previous["users"]
             growth_time = "x%.1f for x%g users" % (run["value"] / previous["value"], factor)
             growth_memory = "x%.1f" % (run["peak_rss_mib"] / previous["peak_rss_mib"])
-        lines.append("| %s | %s | %s | %s | %s%% | %s | %s |"
+        stages = sorted(run.get("stages", {}).items(), key=lambda item: -item[1])[:3]
+        lines.append("| %s | %s | %s | %s | %s%% | %s | %s | %s |"
                      % (number(run["users"]), run["label"], number(run["value"]),
                         number(run["peak_rss_mib"]), number(run["cpu_percent"]), growth_time,
-                        growth_memory))
+                        growth_memory,
+                        ", ".join("%s %s" % (name, number(sec)) for name, sec in stages) or "-"))
         previous = run
     return lines
 
@@ -205,6 +207,7 @@ def main():
     parser.add_argument("--load-start", required=True)
     parser.add_argument("--load-end", required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--revision", help="git revision the run measured (default: HEAD now)")
     args = parser.parse_args()
     rows = load(args.results)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -214,7 +217,8 @@ def main():
     text = ["# CPU benchmarks", "",
             "Written by `bench/run_benchmarks.sh`; do not edit by hand, run it again.", "",
             "- Command: `%s`" % args.command,
-            "- Started %s at git revision %s" % (args.started, git_revision(root)),
+            "- Started %s at git revision %s" % (args.started,
+                                                 args.revision or git_revision(root)),
             "- 1-minute load average: %s before, %s after (the machine is shared; figures move "
             "by 30-40%% between runs, ratios much less)" % (args.load_start, args.load_end)]
     text += machine_lines()

@@ -1,6 +1,7 @@
 // Columnar HDF5 storage of a Dataset for tables too large for CSV: one chunked dataset per
 // column (x, arm, value, cost, aux, propensity, truth, ids, source lines) and the names as
 // attributes, written in row chunks and read back by row slices [first, first + count).
+// The serial HDF5 library is not thread-safe: call writers and readers from one thread.
 #pragma once
 
 #include <cstdint>
