@@ -41,7 +41,7 @@ void validate_experiment(const ConfigNode& root, const ExperimentOverrides& over
     HrcParams::from_config(root);
     DistillationParams::from_config(root.child("distillation"));
     for (const auto& name : evaluation.methods) make_method(name, 0, root);
-    DataSchema schema = parse_data_schema(root.child("data"), overrides.data_path);
+    DataSchema schema = DataSource::parse_schema(root.child("data"), overrides.data_path);
     if (schema.source == DataSourceKind::kSynthetic)
         parse_synthetic_params(root.child("data").child("synthetic"));
 }
