@@ -34,7 +34,8 @@ std::vector<float> clustered_points(int64_t n, int d, int k, uint64_t seed) {
 
 double fit_seconds(const std::vector<float>& x, int64_t n, int d, const KMeansParams& params) {
     // The first K points start every run: the same start for any iteration count.
-    return bench::time_once([&] { kmeans_fit_from(x.data(), n, d, x.data(), params, cpu_backend()); });
+    return bench::time_once(
+        [&] { kmeans_fit_from(x.data(), n, d, x.data(), params, cpu_backend()); });
 }
 
 }  // namespace
