@@ -21,7 +21,8 @@
 namespace ca {
 
 KMeansParams KMeansParams::from_config(const ConfigNode& node) {
-    node.allow_only({"k", "max_iterations", "tolerance", "seed", "seeding_sample", "mini_batch"});
+    node.allow_only({"k", "max_iterations", "tolerance", "seed", "seeding_sample", "mini_batch",
+                     "max_fit_rows"});
     KMeansParams params;
     params.k = int(node.integer_in("k", params.k, 1, 1 << 24));
     params.max_iterations =
@@ -33,12 +34,19 @@ KMeansParams KMeansParams::from_config(const ConfigNode& node) {
                                             std::numeric_limits<long>::max());
     params.mini_batch =
         node.integer_in("mini_batch", long(params.mini_batch), 0, std::numeric_limits<long>::max());
+    params.max_fit_rows = node.integer_in("max_fit_rows", long(params.max_fit_rows), 0,
+                                          std::numeric_limits<long>::max());
     return params;
 }
 
 nlohmann::json KMeansParams::to_json() const {
-    return {{"k", k},       {"max_iterations", max_iterations}, {"tolerance", tolerance},
-            {"seed", seed}, {"seeding_sample", seeding_sample}, {"mini_batch", mini_batch}};
+    return {{"k", k},
+            {"max_iterations", max_iterations},
+            {"tolerance", tolerance},
+            {"seed", seed},
+            {"seeding_sample", seeding_sample},
+            {"mini_batch", mini_batch},
+            {"max_fit_rows", max_fit_rows}};
 }
 
 namespace {

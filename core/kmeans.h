@@ -26,6 +26,10 @@ struct KMeansParams {
     int64_t seeding_sample = 100000;
     /// Rows per mini-batch update (Sculley 2010); 0 runs full Lloyd iterations.
     int64_t mini_batch = 0;
+    /// Training rows HRC fits on: above this many it draws a seeded sample of this size (as
+    /// faiss trains on a sample) and then labels every row by its nearest centroid; 0 = all rows.
+    /// kmeans_fit itself clusters whatever rows it is given.
+    int64_t max_fit_rows = int64_t(1) << 19;
 
     /// Reads the "kmeans" object; unknown keys and out-of-range values are ConfigErrors.
     static KMeansParams from_config(const ConfigNode& node);
