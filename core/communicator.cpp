@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/errors.h"
+#include "core/nccl_factory.h"
 
 #ifdef CA_WITH_MPI
 #include "core/mpi_communicator.h"
@@ -76,24 +77,41 @@ void check_launcher_agrees(const Communicator& comm, const std::string& where) {
 
 }  // namespace
 
-std::unique_ptr<Communicator> make_communicator(const std::string& kind, const std::string& where) {
+std::string resolve_communicator_kind(const std::string& kind, const std::string& device) {
+    if (kind != "auto") return kind;
+    if (launcher_ranks() <= 1) return "local";
+    if (device == "cuda" && build_has_nccl()) return "nccl";
+    return build_has_mpi() ? "mpi" : "local";
+}
+
+std::unique_ptr<Communicator> make_communicator(const std::string& kind, const std::string& where,
+                                                const std::string& device) {
     std::unique_ptr<Communicator> comm;
-    if (kind == "mpi" || (kind == "auto" && launcher_ranks() > 1 && build_has_mpi())) {
+    const std::string resolved = resolve_communicator_kind(kind, device);
+    if (resolved == "nccl") {
+        comm = make_nccl_communicator(where);
+    } else if (resolved == "mpi") {
         comm = make_mpi(where);
-    } else if (kind == "local" || kind == "auto") {
+    } else if (resolved == "local") {
         comm = std::make_unique<LocalCommunicator>();
     } else {
         CA_THROW(ConfigError, where << ": \"" << kind
-                                    << "\" is not a communicator; expected \"local\" or "
-                                    << "\"mpi\" (absent: mpi when mpirun or srun started several)");
+                                    << "\" is not a communicator; expected \"local\", \"mpi\" "
+                                    << "or \"nccl\" (absent: nccl for device cuda, else mpi, "
+                                    << "when mpirun or srun started several)");
     }
     check_launcher_agrees(*comm, where);
     return comm;
 }
 
-std::unique_ptr<Communicator> communicator_from_config(const ConfigNode& root) {
-    std::string kind = root.has("ranks") ? root.choice("ranks", "local", {"local", "mpi"}) : "auto";
-    return make_communicator(kind, root.where("ranks"));
+std::unique_ptr<Communicator> communicator_from_config(const ConfigNode& root,
+                                                       const std::string& device_override) {
+    std::string kind =
+        root.has("ranks") ? root.choice("ranks", "local", {"local", "mpi", "nccl"}) : "auto";
+    std::string device = !device_override.empty()
+                             ? device_override
+                             : root.choice("device", "cpu", {"cpu", "cuda"});
+    return make_communicator(kind, root.where("ranks"), device);
 }
 
 double allreduce_sum(Communicator& comm, double value) {

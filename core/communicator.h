@@ -1,6 +1,6 @@
 // The communicator the data-parallel stages talk through (rank, size, in-place sums, a
 // broadcast from rank 0, a barrier, a job-wide abort), its one-process implementation, and the
-// choice between it and MPI (core/mpi_communicator.h) for a run.
+// choice between it, MPI (core/mpi_communicator.h) and NCCL (core/nccl_factory.h) for a run.
 #pragma once
 
 #include <cstdint>
@@ -24,8 +24,6 @@ struct RowRange {
 // convergence) assume every rank receives the same bits, which MPI's built-in sums give in
 // practice (OpenMPI, MPICH); where later stages need identical data they also take rank 0's
 // copy (network weights, k-means centroids).
-// TODO: a NCCL communicator for device buffers (bootstrapped over MPI); not built here because
-// the development machines have no GPU to test it on.
 class Communicator {
   public:
     virtual ~Communicator() = default;
@@ -45,7 +43,7 @@ class Communicator {
     /// Prints message on stderr and ends every process of the job with a non-zero exit
     /// status, without unwinding: call it after the stack (and its staged outputs) is gone.
     [[noreturn]] virtual void abort(const std::string& message) = 0;
-    /// "local" or "mpi", for logs and run_info.json.
+    /// "local", "mpi" or "nccl", for logs and run_info.json.
     virtual std::string name() const = 0;
 
     /// This rank's contiguous block of n rows; blocks follow rank order and differ in size by
@@ -78,13 +76,23 @@ bool build_has_mpi();
 int launcher_ranks();
 
 /// The communicator of a run. kind "local": one process; "mpi": MPI (ConfigError when the
-/// build has none); "auto": MPI when the launcher started more than one process and the build
-/// has MPI, else local (one launched process has nothing to share). Refuses (ConfigError) a
+/// build has none); "nccl": NCCL over one GPU per MPI rank (core/nccl_factory.h; ConfigError
+/// naming what the build lacks of CUDA, NCCL and MPI, or when a rank sees no device); "auto":
+/// NCCL when the run's device is "cuda", the launcher started more than one process and the
+/// build has NCCL, else MPI when the launcher started more than one process and the build has
+/// MPI, else local (one launched process has nothing to share). Refuses (ConfigError) a
 /// launcher with several processes that would each run the whole job as its own rank 0 and
-/// write the same outputs. where names the config key.
-std::unique_ptr<Communicator> make_communicator(const std::string& kind, const std::string& where);
-/// The same from the config's top-level "ranks" key ("local" or "mpi"; absent means "auto").
-std::unique_ptr<Communicator> communicator_from_config(const ConfigNode& root);
+/// write the same outputs. where names the config key; device is the run's "cpu" or "cuda".
+std::unique_ptr<Communicator> make_communicator(const std::string& kind, const std::string& where,
+                                                const std::string& device = "cpu");
+/// The kind make_communicator builds for kind and device: "local", "mpi" or "nccl" (an
+/// unknown kind is returned as it is, and refused there).
+std::string resolve_communicator_kind(const std::string& kind, const std::string& device);
+/// The same from the config's top-level "ranks" key ("local", "mpi" or "nccl"; absent means
+/// "auto"), for the run's device: device_override when not empty (--device), else the config's
+/// "device" (default "cpu").
+std::unique_ptr<Communicator> communicator_from_config(const ConfigNode& root,
+                                                       const std::string& device_override = "");
 
 // Sums of whole vectors, for brevity at call sites.
 inline void allreduce_sum(Communicator& comm, std::vector<double>& data) {
