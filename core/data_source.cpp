@@ -64,7 +64,8 @@ void log_arm_counts(const RawTable& table) {
 }
 
 // The generated features become numeric raw columns, so they are standardised like any file's.
-RawTable table_from_synthetic(const Dataset& data) {
+// The observed per-row columns move into the table; the rows keep what the table lacks (truth).
+RawTable table_from_synthetic(Dataset& data) {
     RawTable table;
     table.path = data.source;
     table.n = data.n;
@@ -79,17 +80,43 @@ RawTable table_from_synthetic(const Dataset& data) {
         for (int64_t i = 0; i < data.n; ++i) feature.numbers[i] = data.x[i * data.d + f];
         table.features.push_back(std::move(feature));
     }
-    table.arm = data.arm;
-    table.value = data.value;
-    table.cost = data.cost;
+    table.arm = std::move(data.arm);
+    table.value = std::move(data.value);
+    table.cost = std::move(data.cost);
     table.aux_names = data.aux_names;
-    table.aux = data.aux;
-    table.propensity = data.propensity;
-    table.user_id = data.user_id;
-    table.source_line = data.source_line;
+    table.aux = std::move(data.aux);
+    table.propensity = std::move(data.propensity);
+    table.user_id = std::move(data.user_id);
+    table.source_line = std::move(data.source_line);
     table.value_is_binary = data.value_is_binary;
     table.cost_is_binary = data.cost_is_binary;
+    data.arm.clear();
+    data.value.clear();
+    data.cost.clear();
+    data.aux.clear();
+    data.propensity.clear();
+    data.user_id.clear();
+    data.source_line.clear();
     return table;
+}
+
+template <typename T>
+void drop_if_same(std::vector<T>& rows_column, const std::vector<T>& table_column) {
+    if (rows_column != table_column) return;
+    rows_column.clear();
+    rows_column.shrink_to_fit();
+}
+
+// Stored rows repeat the table's observed columns: one copy of each is kept (the table's), 32
+// bytes a row. A column is dropped from the rows only where the table holds the same values.
+void drop_copies_of_table(Dataset& rows, const RawTable& table) {
+    drop_if_same(rows.arm, table.arm);
+    drop_if_same(rows.value, table.value);
+    drop_if_same(rows.cost, table.cost);
+    drop_if_same(rows.aux, table.aux);
+    drop_if_same(rows.propensity, table.propensity);
+    drop_if_same(rows.user_id, table.user_id);
+    drop_if_same(rows.source_line, table.source_line);
 }
 }  // namespace
 
@@ -104,6 +131,7 @@ DataSource DataSource::open(const ConfigNode& data_node, const std::string& path
         source.schema_.missing = stored.missing;
         source.table_ = std::move(stored.table);
         source.synthetic_ = std::move(stored.rows);
+        drop_copies_of_table(source.synthetic_, source.table_);
         check_every_arm_has_rows(source.table_);
     } else if (source.schema_.source == DataSourceKind::kSynthetic) {
         source.synthetic_ =
@@ -149,7 +177,16 @@ Dataset DataSource::make_dataset(const std::vector<int64_t>& rows,
                                  const FeatureEncoder& encoder) const {
     Dataset out;
     if (schema_.source == DataSourceKind::kSynthetic || stored_) {
+        // The rows hold the truth and any column the table lacks; the rest comes from the table.
         out = synthetic_.subset(rows);
+        if (out.arm.empty()) out.arm = gather(table_.arm, rows);
+        if (out.value.empty()) out.value = gather(table_.value, rows);
+        if (out.cost.empty()) out.cost = gather(table_.cost, rows);
+        if (out.aux.empty())
+            for (const auto& column : table_.aux) out.aux.push_back(gather(column, rows));
+        if (out.propensity.empty()) out.propensity = gather(table_.propensity, rows);
+        if (out.user_id.empty()) out.user_id = gather(table_.user_id, rows);
+        if (out.source_line.empty()) out.source_line = gather(table_.source_line, rows);
     } else {
         out.source = table_.path;
         out.n = static_cast<int64_t>(rows.size());

@@ -58,7 +58,8 @@ class DataSource {
 
     DataSchema schema_;
     RawTable table_;
-    /// Synthetic data and stored files: the rows with their truth; x lives in table_ instead.
+    /// Synthetic data and stored files: the rows' truth and any column table_ lacks; x and the
+    /// observed columns live in table_ only.
     Dataset synthetic_;
     /// The rows came from a stored HDF5 file ("source": "hdf5").
     bool stored_ = false;
