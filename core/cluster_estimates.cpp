@@ -9,6 +9,7 @@
 
 #include "core/errors.h"
 #include "core/log.h"
+#include "core/ordered_sum.h"
 
 namespace ca {
 
@@ -89,58 +90,56 @@ void check_inputs(const Dataset& rct, const int32_t* labels, int k,
     }
 }
 
-// Adds the groups' row counts and sums (first pass) or squared deviations (second pass) over
-// the ranks, cells and arms in one buffer each.
-void sum_over_ranks(std::vector<Moments>& cells, std::vector<Moments>& arms, bool squares,
-                    Communicator& comm) {
-    if (comm.size() == 1) return;
-    std::vector<double> sums;
-    std::vector<int64_t> rows;
-    for (auto* groups : {&cells, &arms}) {
-        for (const Moments& group : *groups) {
-            sums.push_back(squares ? group.value_squares : group.value_sum);
-            sums.push_back(squares ? group.cost_squares : group.cost_sum);
-            rows.push_back(group.rows);
+// One pass over the rows of one part: counts and sums (first pass), or squared deviations from
+// the means already in `groups` (second pass). Returns the part's two numbers per group.
+std::vector<double> part_moments(const Dataset& rct, const int32_t* labels, int m, RowRange rows,
+                                 const std::vector<Moments>& groups, bool squares,
+                                 std::vector<int64_t>& row_counts) {
+    const size_t cells = groups.size() - size_t(m);  // groups: K x M cells, then the M arms
+    std::vector<double> sums(2 * groups.size(), 0.0);
+    for (int64_t i = rows.begin; i < rows.end; ++i) {
+        const size_t r = size_t(i);
+        for (size_t g : {size_t(labels[r]) * m + rct.arm[r], cells + size_t(rct.arm[r])}) {
+            if (squares) {
+                double dv = rct.value[r] - groups[g].value_mean();
+                double dc = rct.cost[r] - groups[g].cost_mean();
+                sums[2 * g] += dv * dv;
+                sums[2 * g + 1] += dc * dc;
+            } else {
+                row_counts[g] += 1;
+                sums[2 * g] += rct.value[r];
+                sums[2 * g + 1] += rct.cost[r];
+            }
         }
     }
-    allreduce_sum(comm, sums);
-    if (!squares) allreduce_sum(comm, rows);
-    size_t at = 0;
-    for (auto* groups : {&cells, &arms}) {
-        for (Moments& group : *groups) {
-            (squares ? group.value_squares : group.value_sum) = sums[2 * at];
-            (squares ? group.cost_squares : group.cost_sum) = sums[2 * at + 1];
-            if (!squares) group.rows = rows[at];
-            ++at;
-        }
-    }
+    return sums;
 }
 
 // Two passes over this rank's rows: sums give the means, then squared deviations from those
-// means; each pass is summed over the ranks before the next.
+// means. Each pass is summed part by part in the fixed order of core/ordered_sum.h, so any
+// number of ranks gives the one-process table to the bit.
 void accumulate_moments(const Dataset& rct, const int32_t* labels, int m,
-                        std::vector<Moments>& cells, std::vector<Moments>& arms,
-                        Communicator& comm) {
-    const RowRange own = comm.shard(rct.n);
-    for (int64_t i = own.begin; i < own.end; ++i) {
-        size_t r = size_t(i);
-        for (Moments* group : {&cells[size_t(labels[r]) * m + rct.arm[r]], &arms[rct.arm[r]]}) {
-            group->rows += 1;
-            group->value_sum += rct.value[r];
-            group->cost_sum += rct.cost[r];
+                        std::vector<Moments>& groups, Communicator& comm) {
+    const SumPlan plan(rct.n, comm);
+    for (bool squares : {false, true}) {
+        OrderedSum<double> ordered(plan, 2 * int64_t(groups.size()));
+        std::vector<int64_t> row_counts(groups.size(), 0);
+        for (int p = plan.first_part(); p < plan.end_part(); ++p)
+            ordered.add_part(part_moments(rct, labels, m, plan.part_rows(p), groups, squares,
+                                          row_counts));
+        std::vector<double> sums = ordered.total(comm);
+        if (!squares) allreduce_sum(comm, row_counts);
+        for (size_t g = 0; g < groups.size(); ++g) {
+            if (squares) {
+                groups[g].value_squares = sums[2 * g];
+                groups[g].cost_squares = sums[2 * g + 1];
+            } else {
+                groups[g].rows = row_counts[g];
+                groups[g].value_sum = sums[2 * g];
+                groups[g].cost_sum = sums[2 * g + 1];
+            }
         }
     }
-    sum_over_ranks(cells, arms, false, comm);
-    for (int64_t i = own.begin; i < own.end; ++i) {
-        size_t r = size_t(i);
-        for (Moments* group : {&cells[size_t(labels[r]) * m + rct.arm[r]], &arms[rct.arm[r]]}) {
-            double dv = rct.value[r] - group->value_mean();
-            double dc = rct.cost[r] - group->cost_mean();
-            group->value_squares += dv * dv;
-            group->cost_squares += dc * dc;
-        }
-    }
-    sum_over_ranks(cells, arms, true, comm);
 }
 
 void check_every_arm_present(const Dataset& rct, const std::vector<Moments>& arms) {
@@ -200,9 +199,10 @@ ClusterTable estimate_clusters(const Dataset& rct, const int32_t* labels, int k,
     // Every rank checks all rows, so a bad row stops every rank with the same message.
     check_inputs(rct, labels, k, population);
     int m = rct.m;
-    std::vector<Moments> cells(size_t(k) * m);
-    std::vector<Moments> arms(static_cast<size_t>(m));
-    accumulate_moments(rct, labels, m, cells, arms, comm);
+    std::vector<Moments> groups(size_t(k) * m + size_t(m));
+    accumulate_moments(rct, labels, m, groups, comm);
+    const std::vector<Moments> cells(groups.begin(), groups.begin() + size_t(k) * m);
+    const std::vector<Moments> arms(groups.begin() + size_t(k) * m, groups.end());
     check_every_arm_present(rct, arms);
 
     ClusterTable table = ClusterTable::zeros(k, m);

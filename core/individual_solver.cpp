@@ -38,22 +38,31 @@ void check_shape(int64_t n, int m) {
     if (m < 1) CA_THROW(InputError, "individual solver: M must be >= 1, got " << m);
 }
 
-// Checks every entry and returns the spend of every user on a cheapest arm.
+// Checks every entry and returns the spend of every user on a cheapest arm, added in fixed
+// blocks of users so the total does not depend on the thread count.
 double check_matrices(const float* value, const float* cost, int64_t n, int m) {
+    constexpr int64_t kBlockRows = 1 << 15;
     int64_t cells = n * m;
     int64_t first_bad = cells;
-    double cheapest_total = 0.0;
-#pragma omp parallel for schedule(static) reduction(min : first_bad) reduction(+ : cheapest_total)
-    for (int64_t i = 0; i < n; ++i) {
-        float cheapest = std::numeric_limits<float>::infinity();
-        for (int j = 0; j < m; ++j) {
-            int64_t e = i * m + j;
-            if (!std::isfinite(value[e]) || !std::isfinite(cost[e]) || cost[e] < 0.0f)
-                first_bad = std::min(first_bad, e);
-            cheapest = std::min(cheapest, cost[e]);
+    const int64_t blocks = (n + kBlockRows - 1) / kBlockRows;
+    std::vector<double> block_totals(static_cast<size_t>(blocks), 0.0);
+#pragma omp parallel for schedule(static) reduction(min : first_bad)
+    for (int64_t b = 0; b < blocks; ++b) {
+        double total = 0.0;
+        for (int64_t i = b * kBlockRows; i < std::min(n, (b + 1) * kBlockRows); ++i) {
+            float cheapest = std::numeric_limits<float>::infinity();
+            for (int j = 0; j < m; ++j) {
+                int64_t e = i * m + j;
+                if (!std::isfinite(value[e]) || !std::isfinite(cost[e]) || cost[e] < 0.0f)
+                    first_bad = std::min(first_bad, e);
+                cheapest = std::min(cheapest, cost[e]);
+            }
+            total += cheapest;
         }
-        cheapest_total += cheapest;
+        block_totals[size_t(b)] = total;
     }
+    double cheapest_total = 0.0;
+    for (double total : block_totals) cheapest_total += total;
     if (first_bad < cells) {
         CA_THROW(InputError, "individual solver: user "
                                  << first_bad / m << " (0-based), arm " << first_bad % m

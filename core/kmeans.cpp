@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <unordered_map>
@@ -17,6 +18,7 @@
 
 #include "core/errors.h"
 #include "core/log.h"
+#include "core/ordered_sum.h"
 
 namespace ca {
 
@@ -231,18 +233,40 @@ struct LloydState {
     int reseeded = 0;
     bool converged = false;
     Communicator* comm = nullptr;  ///< sums over the ranks
-    RowRange own;                  ///< the rows this rank assigns (all rows on one rank)
+    /// The parts of the rows each rank sums; fixed-order sums make any rank count give the
+    /// bits of one process.
+    std::optional<SumPlan> plan;
+    RowRange own;  ///< the rows this rank assigns (all rows on one rank): its parts' rows
 };
 
+// sum over all rows of term(row), added part by part in the fixed order of core/ordered_sum.h.
+template <typename Term>
+double ordered_row_sum(const LloydState& state, const Term& term) {
+    const SumPlan& plan = *state.plan;
+    std::vector<double> part_sums(size_t(plan.end_part() - plan.first_part()), 0.0);
+#pragma omp parallel for schedule(static)
+    for (int p = plan.first_part(); p < plan.end_part(); ++p) {
+        const RowRange rows = plan.part_rows(p);
+        double total = 0.0;
+        for (int64_t i = rows.begin; i < rows.end; ++i) total += term(i);
+        part_sums[size_t(p - plan.first_part())] = total;
+    }
+    return ordered_total(plan, part_sums, *state.comm);
+}
+
+// Part by part, so every rank count makes the same backend calls on the same rows (a BLAS
+// product's bits depend on the shape of the call).
 void assign_all(const float* x, int d, int k, LloydState& state, Backend& backend) {
-    const RowRange own = state.own;
-    if (own.size() > 0)
-        backend.assign_nearest(x + own.begin * d, own.size(), d, state.centroids.data(), k,
-                               state.labels.data() + own.begin, state.distance2.data() + own.begin);
-    double inertia = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : inertia)
-    for (int64_t i = own.begin; i < own.end; ++i) inertia += state.distance2[size_t(i)];
-    state.inertia = allreduce_sum(*state.comm, inertia);
+    const SumPlan& plan = *state.plan;
+    for (int p = plan.first_part(); p < plan.end_part(); ++p) {
+        const RowRange rows = plan.part_rows(p);
+        if (rows.size() == 0) continue;
+        backend.assign_nearest(x + rows.begin * d, rows.size(), d, state.centroids.data(), k,
+                               state.labels.data() + rows.begin,
+                               state.distance2.data() + rows.begin);
+    }
+    state.inertia =
+        ordered_row_sum(state, [&](int64_t i) { return double(state.distance2[size_t(i)]); });
 }
 
 // distance2[i] = min(distance2[i], |x_i - point|^2) for the rows of range.
@@ -298,14 +322,21 @@ FarthestRow farthest_movable_row(const LloydState& state, const std::vector<int6
 // its centroid; distances are then lowered against that row so that a second empty cluster
 // does not take a copy of it. Returns the number of clusters re-seeded.
 int update_centroids(const float* x, int d, int k, LloydState& state, Backend& backend) {
-    std::vector<double> sums(size_t(k) * d, 0.0);
-    std::vector<int64_t> counts(size_t(k), 0);
     const RowRange own = state.own;
-    if (own.size() > 0)
-        backend.accumulate_centroids(x + own.begin * d, own.size(), d,
-                                     state.labels.data() + own.begin, k, sums.data(),
-                                     counts.data());
-    allreduce_sum(*state.comm, sums);
+    const SumPlan& plan = *state.plan;
+    OrderedSum<double> ordered_sums(plan, int64_t(k) * d);
+    std::vector<double> part_sums(size_t(k) * d);
+    std::vector<int64_t> counts(size_t(k), 0);
+    for (int p = plan.first_part(); p < plan.end_part(); ++p) {
+        const RowRange rows = plan.part_rows(p);
+        std::fill(part_sums.begin(), part_sums.end(), 0.0);
+        if (rows.size() > 0)
+            backend.accumulate_centroids(x + rows.begin * d, rows.size(), d,
+                                         state.labels.data() + rows.begin, k, part_sums.data(),
+                                         counts.data());
+        ordered_sums.add_part(part_sums);
+    }
+    std::vector<double> sums = ordered_sums.total(*state.comm);
     allreduce_sum(*state.comm, counts);
 
     // Every rank holds all rows, so each applies the same move to its copy of the sums.
@@ -462,16 +493,15 @@ int remove_empty_clusters(const float* x, int d, int k, LloydState& state, Backe
 double exact_inertia(const float* x, int d, const LloydState& state) {
     const std::vector<float>& centroids = state.centroids;
     const std::vector<int32_t>& labels = state.labels;
-    double inertia = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : inertia)
-    for (int64_t i = state.own.begin; i < state.own.end; ++i) {
+    return ordered_row_sum(state, [&](int64_t i) {
         const float* centroid = centroids.data() + size_t(labels[size_t(i)]) * d;
+        double row = 0.0;
         for (int j = 0; j < d; ++j) {
             double diff = double(x[i * d + j]) - double(centroid[j]);
-            inertia += diff * diff;
+            row += diff * diff;
         }
-    }
-    return allreduce_sum(*state.comm, inertia);
+        return row;
+    });
 }
 
 // Every rank's own labels to every rank: each contributes a vector that is zero outside its
@@ -529,7 +559,8 @@ KMeansResult refine(const float* x, int64_t n, int d, const KMeansParams& params
     state.labels.assign(size_t(n), 0);
     state.distance2.assign(size_t(n), 0.0f);
     state.comm = &comm;
-    state.own = comm.shard(n);
+    state.plan.emplace(n, comm);
+    state.own = state.plan->own_rows();
     // Every rank seeded (or was given) the same centroids from the same rows; rank 0's copy
     // makes sure, since rows computed with another thread count may differ in the last bits.
     broadcast_floats(comm, state.centroids);

@@ -12,6 +12,7 @@
 
 #include "core/errors.h"
 #include "core/log.h"
+#include "core/ordered_sum.h"
 
 namespace ca {
 
@@ -211,22 +212,30 @@ double MultiTaskNetwork::batch_loss(const Batch& batch, Backend& backend, Scratc
     return total / double(normaliser);
 }
 
-// Each rank sums the loss of its block of rows; the ranks' sums are added.
+// Each rank sums the loss of its parts of the rows; the parts are added in the fixed order of
+// core/ordered_sum.h, so every rank count sees the same loss (and stops at the same epoch).
 double MultiTaskNetwork::evaluate(const Dataset& data, const TaskData& targets, Backend& backend,
                                   Scratch& scratch, Communicator& comm) const {
-    double total = 0.0;
     Batch& batch = scratch.batch;
     batch.targets.resize(task_count());
-    const RowRange own = comm.shard(data.n);
-    for (int64_t start = own.begin; start < own.end; start += MlpLayout::kInferenceBlockRows) {
-        batch.rows = std::min(MlpLayout::kInferenceBlockRows, own.end - start);
-        batch.x = data.x.data() + start * d_;
-        batch.arm = data.arm.data() + start;
-        batch.weight = targets.weight.data() + start;
-        for (int t = 0; t < task_count(); ++t) batch.targets[t] = targets.targets[t].data() + start;
-        total += batch_loss(batch, backend, scratch, nullptr, batch.rows) * double(batch.rows);
+    const SumPlan plan(data.n, comm);
+    std::vector<double> part_losses;
+    for (int p = plan.first_part(); p < plan.end_part(); ++p) {
+        const RowRange rows = plan.part_rows(p);
+        double total = 0.0;
+        for (int64_t start = rows.begin; start < rows.end;
+             start += MlpLayout::kInferenceBlockRows) {
+            batch.rows = std::min(MlpLayout::kInferenceBlockRows, rows.end - start);
+            batch.x = data.x.data() + start * d_;
+            batch.arm = data.arm.data() + start;
+            batch.weight = targets.weight.data() + start;
+            for (int t = 0; t < task_count(); ++t)
+                batch.targets[t] = targets.targets[t].data() + start;
+            total += batch_loss(batch, backend, scratch, nullptr, batch.rows) * double(batch.rows);
+        }
+        part_losses.push_back(total);
     }
-    total = allreduce_sum(comm, total);
+    const double total = ordered_total(plan, part_losses, comm);
     return data.n > 0 ? total / double(data.n) : 0.0;
 }
 
@@ -273,24 +282,33 @@ void MultiTaskNetwork::gather_batch(const Dataset& data, const TaskData& targets
 double MultiTaskNetwork::train_epoch(const Dataset& data, const TaskData& targets,
                                      const std::vector<int64_t>& order, Backend& backend,
                                      Scratch& scratch, AdamOptimizer& adam, Communicator& comm) {
-    double total = 0.0;
+    // Every batch is cut into gradient_parts parts whatever the number of ranks; each rank
+    // takes its parts. A part's gradient is divided by the whole batch's rows, and the parts
+    // are added in the fixed order of core/ordered_sum.h: the batch gradient, the same bits on
+    // every rank count. A part without rows (a short last batch) adds zeros.
+    const SumPlan whole(data.n, comm, params_.gradient_parts);
+    std::vector<double> part_losses(size_t(whole.end_part() - whole.first_part()), 0.0);
     for (int64_t start = 0; start < data.n; start += params_.batch_size) {
         const int64_t count = std::min<int64_t>(params_.batch_size, data.n - start);
-        // This rank's block of the batch, divided by the whole batch's rows: the sum of the
-        // blocks' gradients over the ranks is the batch gradient. A rank without rows in a
-        // short last batch adds zeros.
-        const RowRange block = comm.shard(count);
-        if (block.size() > 0) {
-            gather_batch(data, targets, order.data() + start + block.begin, block.size(), scratch);
-            total += batch_loss(scratch.batch, backend, scratch, scratch.gradient.data(), count) *
-                     double(count);
-        } else {
-            std::fill(scratch.gradient.begin(), scratch.gradient.end(), 0.0f);
+        const SumPlan plan(count, comm, params_.gradient_parts);
+        OrderedSum<float> gradient(plan, int64_t(scratch.gradient.size()));
+        for (int p = plan.first_part(); p < plan.end_part(); ++p) {
+            const RowRange part = plan.part_rows(p);
+            if (part.size() > 0) {
+                gather_batch(data, targets, order.data() + start + part.begin, part.size(),
+                             scratch);
+                part_losses[size_t(p - plan.first_part())] +=
+                    batch_loss(scratch.batch, backend, scratch, scratch.gradient.data(), count) *
+                    double(count);
+            } else {
+                std::fill(scratch.gradient.begin(), scratch.gradient.end(), 0.0f);
+            }
+            gradient.add_part(scratch.gradient);
         }
-        allreduce_sum(comm, scratch.gradient);
+        scratch.gradient = gradient.total(comm);
         adam.step(parameters_.data(), scratch.gradient.data(), backend);
     }
-    return allreduce_sum(comm, total) / double(data.n);
+    return ordered_total(whole, part_losses, comm) / double(data.n);
 }
 
 TrainingReport MultiTaskNetwork::fit(const Dataset& train, const Dataset& validation,

@@ -26,6 +26,9 @@ struct MultiTaskNetworkParams {
     int head_hidden = 64;         ///< hidden width of each head's tower; 0 makes heads linear
     double learning_rate = 1e-3;  ///< Adam step size
     int batch_size = 1024;        ///< rows per mini-batch
+    /// Parts of a mini-batch whose gradients are added in one fixed order (a power of two):
+    /// runs on up to this many ranks reproduce each other bit for bit; more ranks idle.
+    int gradient_parts = 4;
     int max_epochs = 30;          ///< upper bound on passes over the training rows
     int patience = 3;             ///< epochs without a lower validation loss before stopping
     uint64_t seed = 0;            ///< initial weights and mini-batch order
@@ -79,11 +82,11 @@ class MultiTaskNetwork {
     /// the training loss. Starts from the current weights (fresh He weights after
     /// construction). Throws InputError for data that does not fit the network and ConfigError
     /// when training diverges. With several ranks (each passing the same data) training is data
-    /// parallel: every rank walks the same shuffled order and takes its block of each
-    /// mini-batch; the block gradients, normalised by the whole batch, are summed over the
-    /// ranks before one Adam step, so the update is the one-process update up to the order of
-    /// float sums. Validation losses are summed the same way; every rank ends with rank 0's
-    /// weights.
+    /// parallel: every rank walks the same shuffled order; each mini-batch is cut into
+    /// gradient_parts parts, each rank takes its parts, and the parts' gradients (normalised by
+    /// the whole batch) are added in a fixed order before one Adam step, so the update has the
+    /// same bits on any number of ranks. Validation losses are summed the same way; every rank
+    /// ends with rank 0's weights.
     TrainingReport fit(const Dataset& train, const Dataset& validation, Backend& backend,
                        Communicator& comm = local_communicator());
 

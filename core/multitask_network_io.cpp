@@ -65,14 +65,19 @@ TaskSpec read_task(const nlohmann::json& item, const std::string& where) {
 
 MultiTaskNetworkParams parse_network_params(const ConfigNode& network) {
     network.allow_only({"hidden1", "hidden2", "head_hidden", "learning_rate", "batch_size",
-                        "max_epochs", "patience", "seed", "value_loss", "huber_delta",
-                        "task_weights", "weight_decay"});
+                        "gradient_parts", "max_epochs", "patience", "seed", "value_loss",
+                        "huber_delta", "task_weights", "weight_decay"});
     MultiTaskNetworkParams p;
     p.hidden1 = int(network.integer_in("hidden1", p.hidden1, 1, kMaxWidth));
     p.hidden2 = int(network.integer_in("hidden2", p.hidden2, 1, kMaxWidth));
     p.head_hidden = int(network.integer_in("head_hidden", p.head_hidden, 0, kMaxWidth));
     p.learning_rate = positive_number(network, "learning_rate", p.learning_rate, 10.0);
     p.batch_size = int(network.integer_in("batch_size", p.batch_size, 1, 1 << 24));
+    p.gradient_parts = int(network.integer_in("gradient_parts", p.gradient_parts, 1, 1 << 12));
+    if ((p.gradient_parts & (p.gradient_parts - 1)) != 0)
+        network.fail("gradient_parts",
+                     "expected a power of two (1, 2, 4, ...), got " +
+                         std::to_string(p.gradient_parts));
     p.max_epochs = int(network.integer_in("max_epochs", p.max_epochs, 1, 1000000));
     p.patience = int(network.integer_in("patience", p.patience, 1, 1000000));
     p.seed = uint64_t(network.integer_in("seed", long(p.seed), 0, LONG_MAX));
@@ -98,6 +103,7 @@ nlohmann::json to_json(const MultiTaskNetworkParams& p) {
             {"head_hidden", p.head_hidden},
             {"learning_rate", p.learning_rate},
             {"batch_size", p.batch_size},
+            {"gradient_parts", p.gradient_parts},
             {"max_epochs", p.max_epochs},
             {"patience", p.patience},
             {"seed", p.seed},

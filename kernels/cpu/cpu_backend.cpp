@@ -12,6 +12,7 @@
 #include <limits>
 #include <vector>
 
+
 namespace ca {
 
 namespace {
@@ -30,29 +31,32 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
 // or by columns of C, whichever is longer. With two pools, OpenMP threads spin between the
 // element-wise loops on the cores OpenBLAS's threads need: measured on 2 cores, network
 // training with both pools at 2 threads ran slower than on one thread. OMP_NUM_THREADS is
-// then the one knob.
+// then the one knob. OpenBLAS's bits depend on the shape of each call, so the tiles depend on
+// the product's shape only, never on the thread count: any number of threads (and of ranks,
+// which call with the same shapes) gives the same result.
 void CpuBackend::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                       const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
                       float* c, int64_t ldc) {
     if (m == 0 || n == 0) return;
     static const bool blas_single_threaded = (openblas_set_num_threads(1), true);
     (void)blas_single_threaded;
-    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-    if (threads == 1 || 2.0 * double(m) * double(n) * double(k) < kParallelGemmFlops) {
+    if (2.0 * double(m) * double(n) * double(k) < kParallelGemmFlops) {
         sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     const bool split_rows = m >= n;
-#pragma omp parallel num_threads(threads)
-    {
-        const int64_t total = split_rows ? m : n, parts = omp_get_num_threads();
-        const int64_t begin = total * omp_get_thread_num() / parts;
-        const int64_t end = total * (omp_get_thread_num() + 1) / parts;
-        if (end > begin && split_rows) {
+    const int64_t total = split_rows ? m : n;
+    // About 16 tiles, at least 64 rows or columns each, in multiples of 64.
+    const int64_t tile = std::max<int64_t>(64, (total / 16 + 63) / 64 * 64);
+    const int64_t tiles = (total + tile - 1) / tile;
+#pragma omp parallel for schedule(static) if (tiles > 1 && !omp_in_parallel())
+    for (int64_t t = 0; t < tiles; ++t) {
+        const int64_t begin = t * tile, end = std::min(total, begin + tile);
+        if (split_rows) {
             const float* a_rows = trans_a ? a + begin : a + begin * lda;
             sgemm(trans_a, trans_b, end - begin, n, k, alpha, a_rows, lda, b, ldb, beta,
                   c + begin * ldc, ldc);
-        } else if (end > begin) {
+        } else {
             const float* b_columns = trans_b ? b + begin * ldb : b + begin;
             sgemm(trans_a, trans_b, m, end - begin, k, alpha, a, lda, b_columns, ldb, beta,
                   c + begin, ldc);
@@ -79,20 +83,18 @@ void CpuBackend::relu_backward(const float* y, float* grad, int64_t count) {
 }
 
 void CpuBackend::column_sums(const float* a, int64_t rows, int64_t cols, float* out) {
-    // Row-parallel partial sums in double, then one reduction: deterministic for a thread count.
-    int threads = omp_get_max_threads();
-    std::vector<double> partial(size_t(threads) * cols, 0.0);
+    // Each thread sums a block of columns down the rows, in row order: the same bits for any
+    // thread count, which data-parallel training needs to reproduce a run on other ranks.
 #pragma omp parallel if (rows * cols > 65536)
     {
-        double* mine = partial.data() + size_t(omp_get_thread_num()) * cols;
-#pragma omp for schedule(static)
-        for (int64_t r = 0; r < rows; ++r)
-            for (int64_t c = 0; c < cols; ++c) mine[c] += a[r * cols + c];
-    }
-    for (int64_t c = 0; c < cols; ++c) {
-        double total = 0.0;
-        for (int t = 0; t < threads; ++t) total += partial[size_t(t) * cols + c];
-        out[c] = float(total);
+        const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+        const int64_t first = cols * thread / threads, last = cols * (thread + 1) / threads;
+        std::vector<double> totals(size_t(last - first), 0.0);
+        for (int64_t r = 0; r < rows; ++r) {
+            const float* row = a + r * cols;
+            for (int64_t c = first; c < last; ++c) totals[size_t(c - first)] += row[c];
+        }
+        for (int64_t c = first; c < last; ++c) out[c] = float(totals[size_t(c - first)]);
     }
 }
 
@@ -149,26 +151,21 @@ void CpuBackend::assign_nearest(const float* x, int64_t n, int d, const float* c
 
 void CpuBackend::accumulate_centroids(const float* x, int64_t n, int d, const int32_t* labels,
                                       int k, double* sums, int64_t* counts) {
-    int threads = omp_get_max_threads();
-    std::vector<double> partial_sums(size_t(threads) * k * d, 0.0);
-    std::vector<int64_t> partial_counts(size_t(threads) * k, 0);
-#pragma omp parallel
+    // Each thread owns a block of clusters and adds their rows in row order: the same bits for
+    // any thread count, and no per-thread copies of the K x D sums.
+#pragma omp parallel if (n * d > 65536)
     {
-        int t = omp_get_thread_num();
-        double* my_sums = partial_sums.data() + size_t(t) * k * d;
-        int64_t* my_counts = partial_counts.data() + size_t(t) * k;
-#pragma omp for schedule(static)
+        const int threads = omp_get_num_threads(), thread = omp_get_thread_num();
+        const int first = int(int64_t(k) * thread / threads);
+        const int last = int(int64_t(k) * (thread + 1) / threads);
         for (int64_t i = 0; i < n; ++i) {
-            int32_t c = labels[i];
-            my_counts[c] += 1;
-            double* target = my_sums + size_t(c) * d;
+            const int32_t c = labels[i];
+            if (c < first || c >= last) continue;
+            counts[c] += 1;
+            double* target = sums + size_t(c) * d;
             const float* row = x + i * d;
             for (int j = 0; j < d; ++j) target[j] += row[j];
         }
-    }
-    for (int t = 0; t < threads; ++t) {
-        for (int64_t e = 0; e < int64_t(k) * d; ++e) sums[e] += partial_sums[size_t(t) * k * d + e];
-        for (int c = 0; c < k; ++c) counts[c] += partial_counts[size_t(t) * k + c];
     }
 }
 
@@ -255,13 +252,16 @@ int64_t vector_rows_end(int64_t n, int m) {
 
 DualPassResult CpuBackend::dual_pass(const float* value, const float* cost, int64_t n, int m,
                                      double lambda, int32_t* choice) {
+    // Fixed blocks of users, added in block order: the totals do not depend on the thread
+    // count, so a bisection on lambda takes the same steps on any machine.
+    constexpr int64_t kBlockRows = 1 << 15;
     const float lambda_f = float(lambda);
     const int64_t vector_end = vector_rows_end(n, m);
-    double total_value = 0.0, total_cost = 0.0;
-#pragma omp parallel reduction(+ : total_value, total_cost)
-    {
-        const int threads = omp_get_num_threads(), thread = omp_get_thread_num();
-        const int64_t first = n * thread / threads, last = n * (thread + 1) / threads;
+    const int64_t blocks = (n + kBlockRows - 1) / kBlockRows;
+    std::vector<DualPassResult> partial(static_cast<size_t>(blocks));
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < blocks; ++b) {
+        const int64_t first = b * kBlockRows, last = std::min(n, first + kBlockRows);
         const int64_t split = std::clamp(vector_end, first, last);
         DualPassResult part = dual_rows_scalar(value, cost, split, last, m, lambda_f, choice);
 #ifdef __AVX2__
@@ -269,10 +269,14 @@ DualPassResult CpuBackend::dual_pass(const float* value, const float* cost, int6
         part.value += head.value;
         part.cost += head.cost;
 #endif
-        total_value += part.value;
-        total_cost += part.cost;
+        partial[size_t(b)] = part;
     }
-    return {total_value, total_cost};
+    DualPassResult total;
+    for (const DualPassResult& part : partial) {
+        total.value += part.value;
+        total.cost += part.cost;
+    }
+    return total;
 }
 
 }  // namespace ca

@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "core/multitask_network.h"
 #include "kernels/backend.h"
+#include "support/thread_ranks.h"
 
 #ifdef CA_WITH_MPI
 #include "core/mpi_communicator.h"
@@ -30,6 +31,10 @@
 
 namespace ca {
 namespace {
+
+using testing::QuietLog;
+using testing::run_on_ranks;
+using testing::ShardOnlyCommunicator;
 
 std::string error_of(const std::function<void()>& action) {
     try {
@@ -69,125 +74,6 @@ struct NoLauncher {
     ScopedEnv ompi{"OMPI_COMM_WORLD_SIZE", nullptr};
     ScopedEnv pmi{"PMI_SIZE", nullptr};
     ScopedEnv slurm{"SLURM_STEP_NUM_TASKS", nullptr};
-};
-
-// ---------------------------------------------------------------------------------------------
-// Threads as ranks: the collectives meet at a barrier, and a sum adds the ranks' buffers in rank
-// order, so every rank gets the same bits (as MPI gives them).
-
-class ThreadGroup {
-  public:
-    explicit ThreadGroup(int size) : size_(size), buffers_(size_t(size), nullptr) {}
-    int size() const { return size_; }
-    void share(int rank, void* buffer) { buffers_[size_t(rank)] = buffer; }
-    void* shared(int rank) const { return buffers_[size_t(rank)]; }
-
-    // A rank that never arrives (it threw) would hang the others; the test fails instead.
-    void wait() {
-        std::unique_lock<std::mutex> lock(mutex_);
-        const uint64_t generation = generation_;
-        if (++arrived_ == size_) {
-            arrived_ = 0;
-            ++generation_;
-            ready_.notify_all();
-            return;
-        }
-        if (!ready_.wait_for(lock, std::chrono::seconds(120),
-                             [&] { return generation_ != generation; })) {
-            ADD_FAILURE() << "a thread rank did not reach the barrier";
-            std::abort();
-        }
-    }
-
-  private:
-    int size_;
-    std::vector<void*> buffers_;
-    std::mutex mutex_;
-    std::condition_variable ready_;
-    int arrived_ = 0;
-    uint64_t generation_ = 0;
-};
-
-class ThreadCommunicator final : public Communicator {
-  public:
-    ThreadCommunicator(ThreadGroup& group, int rank) : group_(group), rank_(rank) {}
-    int rank() const override { return rank_; }
-    int size() const override { return group_.size(); }
-    void allreduce_sum(double* data, int64_t count) override { sum(data, count); }
-    void allreduce_sum(float* data, int64_t count) override { sum(data, count); }
-    void allreduce_sum(int64_t* data, int64_t count) override { sum(data, count); }
-    void broadcast(std::vector<char>& bytes) override {
-        if (rank_ == 0) group_.share(0, &bytes);
-        group_.wait();
-        if (rank_ != 0) bytes = *static_cast<std::vector<char>*>(group_.shared(0));
-        group_.wait();
-    }
-    void barrier() override { group_.wait(); }
-    [[noreturn]] void abort(const std::string& message) override {
-        ADD_FAILURE() << "rank " << rank_ << " aborted: " << message;
-        std::abort();
-    }
-    std::string name() const override { return "threads"; }
-
-  private:
-    template <typename T>
-    void sum(T* data, int64_t count) {
-        group_.share(rank_, data);
-        group_.wait();
-        std::vector<T> total(size_t(count), T(0));
-        for (int r = 0; r < size(); ++r) {
-            const T* other = static_cast<const T*>(group_.shared(r));
-            for (int64_t i = 0; i < count; ++i) total[size_t(i)] += other[i];
-        }
-        group_.wait();  // every rank has read every buffer before any is overwritten
-        std::copy(total.begin(), total.end(), data);
-    }
-
-    ThreadGroup& group_;
-    int rank_;
-};
-
-// Runs body on `ranks` threads, one communicator each, and returns each rank's result.
-template <typename Result>
-std::vector<Result> run_on_ranks(int ranks, const std::function<Result(Communicator&)>& body) {
-    ThreadGroup group(ranks);
-    std::vector<std::optional<Result>> results(static_cast<size_t>(ranks));
-    std::vector<std::thread> threads;
-    for (int r = 0; r < ranks; ++r) {
-        threads.emplace_back([&, r] {
-            ThreadCommunicator comm(group, r);
-            results[size_t(r)] = body(comm);
-        });
-    }
-    for (auto& thread : threads) thread.join();
-    std::vector<Result> out;
-    for (auto& result : results) out.push_back(std::move(*result));
-    return out;
-}
-
-// A rank of a job of any size, for shard arithmetic only.
-class ShardOnlyCommunicator final : public Communicator {
-  public:
-    ShardOnlyCommunicator(int rank, int size) : rank_(rank), size_(size) {}
-    int rank() const override { return rank_; }
-    int size() const override { return size_; }
-    void allreduce_sum(double*, int64_t) override {}
-    void allreduce_sum(float*, int64_t) override {}
-    void allreduce_sum(int64_t*, int64_t) override {}
-    void broadcast(std::vector<char>&) override {}
-    void barrier() override {}
-    [[noreturn]] void abort(const std::string& message) override { std::abort(); }
-    std::string name() const override { return "shard-only"; }
-
-  private:
-    int rank_, size_;
-};
-
-// The ranks' log lines would interleave; warnings and errors still show.
-struct QuietLog {
-    LogLevel old = log_level();
-    QuietLog() { set_log_level(LogLevel::kWarning); }
-    ~QuietLog() { set_log_level(old); }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -377,11 +263,9 @@ void expect_same_clustering(const KMeansResult& one, const KMeansResult& many, i
     EXPECT_EQ(many.iterations, one.iterations) << ranks << " ranks";
     EXPECT_EQ(many.reseeded, one.reseeded) << ranks << " ranks";
     EXPECT_EQ(many.converged, one.converged) << ranks << " ranks";
-    ASSERT_EQ(many.centroids.size(), one.centroids.size());
-    // Centroids are means of the same rows summed in a different order: a few float ulps.
-    for (size_t e = 0; e < one.centroids.size(); ++e)
-        EXPECT_NEAR(many.centroids[e], one.centroids[e], 1e-5) << "centroid entry " << e;
-    EXPECT_NEAR(many.inertia, one.inertia, 1e-9 * one.inertia) << ranks << " ranks";
+    // Sums follow one fixed order on every rank count: the same bits, not only close.
+    EXPECT_EQ(many.centroids, one.centroids) << ranks << " ranks";
+    EXPECT_EQ(many.inertia, one.inertia) << ranks << " ranks";
 }
 
 TEST(RanksKMeansTest, ShardedLloydGivesTheOneProcessClustering) {
@@ -485,12 +369,11 @@ TEST(RanksEstimatesTest, ShardedSumsGiveTheOneProcessTable) {
             for (const ClusterTable& table : tables) {
                 EXPECT_EQ(table.count, one.count) << shrinkage << ", " << ranks << " ranks";
                 EXPECT_EQ(table.filled, one.filled);
-                for (size_t c = 0; c < one.value.size(); ++c) {
-                    EXPECT_NEAR(table.value[c], one.value[c], 1e-12 * (1 + std::abs(one.value[c])));
-                    EXPECT_NEAR(table.cost[c], one.cost[c], 1e-12 * (1 + std::abs(one.cost[c])));
-                    EXPECT_NEAR(table.value_se[c], one.value_se[c], 1e-12 * (1 + one.value_se[c]));
-                    EXPECT_NEAR(table.cost_se[c], one.cost_se[c], 1e-12 * (1 + one.cost_se[c]));
-                }
+                // Fixed-order sums: the same bits on every rank count.
+                EXPECT_EQ(table.value, one.value);
+                EXPECT_EQ(table.cost, one.cost);
+                EXPECT_EQ(table.value_se, one.value_se);
+                EXPECT_EQ(table.cost_se, one.cost_se);
             }
         }
     }
@@ -547,27 +430,20 @@ TEST(RanksNetworkTest, DataParallelTrainingFollowsTheOneProcessTraining) {
         return outcome;
     };
     FitOutcome one = fit(local_communicator());
-    for (int ranks : {2, 3}) {
+    for (int ranks : {2, 3, 5}) {
         auto outcomes = run_on_ranks<FitOutcome>(ranks, fit);
         for (const FitOutcome& outcome : outcomes) {
-            // Every rank holds the same weights.
-            EXPECT_EQ(outcome.parameters, outcomes[0].parameters);
+            // Gradients and losses are added in one fixed order of batch parts, so every rank
+            // count ends with the one-process weights and losses, bit for bit.
+            EXPECT_EQ(outcome.parameters, one.parameters) << ranks << " ranks";
             ASSERT_EQ(outcome.report.epochs.size(), one.report.epochs.size());
             EXPECT_EQ(outcome.report.best_epoch, one.report.best_epoch);
-            // Gradients summed in another order differ in the last float bits (about 1e-7
-            // relative); 20 Adam steps of size 0.01 move the weights apart by far less than
-            // 1e-5, while a shard counted twice or dropped moves them by about the step size.
             for (size_t e = 0; e < one.report.epochs.size(); ++e) {
                 const EpochRecord& a = one.report.epochs[e];
                 const EpochRecord& b = outcome.report.epochs[e];
-                EXPECT_NEAR(b.train_loss, a.train_loss, 1e-4 * a.train_loss) << "epoch " << e;
-                EXPECT_NEAR(b.validation_loss, a.validation_loss, 1e-4 * a.validation_loss);
+                EXPECT_EQ(b.train_loss, a.train_loss) << ranks << " ranks, epoch " << e;
+                EXPECT_EQ(b.validation_loss, a.validation_loss) << ranks << " ranks, epoch " << e;
             }
-            double largest = 0.0;
-            for (size_t p = 0; p < one.parameters.size(); ++p)
-                largest =
-                    std::max(largest, double(std::abs(outcome.parameters[p] - one.parameters[p])));
-            EXPECT_LT(largest, 1e-5) << ranks << " ranks: largest weight difference";
         }
     }
 }

@@ -1,0 +1,47 @@
+// Two MPI ranks against one process on larger data: the published Hillstrom config and a
+// 64,000-user synthetic RCT give the same printed table, clusters and budget curves bit for
+// bit (fixed-order sums). A few minutes on 2 cores, so in the long suite.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "e2e/mpi_launch.h"
+
+namespace ca {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace mpi_test;
+
+TEST(RanksMpiRunTest, TwoRanksMatchOneProcessOnHillstrom) {
+    // The published Hillstrom config (64,000 rows, K = 64) with one seed and three epochs.
+    fs::path data = fs::path(std::getenv("CA_SHARED_DATA") ? std::getenv("CA_SHARED_DATA") : "") /
+                    "hillstrom.csv";
+    if (!fs::exists(data))
+        GTEST_SKIP() << "Hillstrom data not found at " << data
+                     << " (the shared data folder beside the project is absent)";
+    std::ifstream in(std::string(CA_SOURCE_DIR) + "/configs/hillstrom.json");
+    std::string config((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    expect_two_ranks_equal_one_process(config, "e2e_mpi_hillstrom",
+                                       " --data " + data.string() + " --seeds 1 --epochs 3");
+}
+
+TEST(RanksMpiRunTest, TwoRanksMatchOneProcessOn64kSyntheticUsers) {
+    expect_two_ranks_equal_one_process(R"({
+      "name": "ranks_synthetic_64k",
+      "data": {"source": "synthetic",
+               "synthetic": {"rows": 64000, "features": 12, "arms": 5, "seed": 2}},
+      "network": {"max_epochs": 3, "patience": 3},
+      "kmeans": {"k": 64},
+      "evaluation": {"seeds": 1, "budget_levels": 10, "methods": ["HRC", "TSM-SL", "random"],
+                     "oracle": false}
+    })",
+                                       "e2e_mpi_synthetic_64k");
+}
+
+}  // namespace
+}  // namespace ca
