@@ -38,7 +38,7 @@ std::unique_ptr<Communicator> make_nccl_communicator(const std::string& where) {
 #else
     CA_THROW(ConfigError, where << ": \"nccl\" asked for, but this build has no NCCL "
                                 << "communicator: it lacks " << nccl_missing_parts()
-                                << "; rebuild with them, or use \"mpi\" or \"local\"");
+                                << "; rebuild with what is missing, or use \"mpi\" or \"local\"");
 #endif
 }
 
