@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "core/csv_reader.h"
@@ -28,6 +29,7 @@ const std::vector<FlagSpec> kAssignFlags = {
     {"out", true, "assignments CSV: user_id,cluster,treatment (required)"},
     {"budget-mode", true, "lower (nearest grid budget below, default) or interpolate"},
     {"id-column", true, "integer user id column (default: the policy's, else the row index)"},
+    {"device", true, "cpu (default) or cuda for the student's forward pass"},
     {"quiet", false, "warnings and errors only"},
     {"help", false, "this text"},
 };
@@ -35,6 +37,7 @@ const std::vector<FlagSpec> kAssignFlags = {
 const char* kAssignUsage =
     "usage: clusteralloc assign --policy FILE --budget B --input users.csv --out out.csv\n"
     "                           [--budget-mode lower|interpolate] [--id-column NAME]\n"
+    "                           [--device cpu|cuda]\n"
     "Assigns each user a treatment: features -> student -> cluster -> the allocation at\n"
     "budget B (expected cost per user). Missing numbers take the training mean, unknown or\n"
     "missing categories encode as no known level.\n";
@@ -310,7 +313,8 @@ int assign_command(int argc, char** argv) {
                                   << mode << "\"");
     options.id_column = flags.get("id-column");
 
-    AssignSummary summary = assign_users(options, cpu_backend());
+    std::unique_ptr<Backend> backend = make_backend(flags.get("device", "cpu"));
+    AssignSummary summary = assign_users(options, *backend);
     if (summary.rows == 0) log_warning(options.input_path + ": no users after the header");
     log_info(describe(summary, options));
     return 0;

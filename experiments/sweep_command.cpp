@@ -24,6 +24,7 @@
 #include "experiments/experiment.h"
 #include "experiments/run_metadata.h"
 #include "experiments/svg_plot.h"
+#include "kernels/backend.h"
 
 namespace ca {
 
@@ -35,6 +36,7 @@ const std::vector<FlagSpec> kSweepFlags = {
     {"config", true, "JSON config of the sweep (required)"},
     {"out", true, "sweep folder (default results/<sweep name>); finished cells are kept"},
     {"epochs", true, "network training epochs at most (quick checks)"},
+    {"device", true, "cpu or cuda for every cell (default: each cell's config, else cpu)"},
     {"rank", true, "this process's rank when cells are spread by hand (default 0)"},
     {"ranks", true, "number of processes sharing the sweep (default 1)"},
     {"aggregate-only", false, "skip evaluation; only rebuild tables and plots"},
@@ -264,6 +266,9 @@ int sweep_command(int argc, char** argv) {
     ExperimentOverrides overrides;
     overrides.methods = root.strings("methods", {});
     overrides.epochs = int(options.get_int("epochs", 0, 1, 100000));
+    overrides.device = options.get("device");
+    // A device that is missing fails now, not after the first cells.
+    if (!overrides.device.empty()) make_backend(overrides.device);
     std::vector<SweepCell> cells = enumerate_cells(axes, seeds);
 
     // Check every cell's config before the first long evaluation.

@@ -242,6 +242,18 @@ TEST_F(AssignCommandTest, LowerModeEqualsInMemoryPipeline) {
     expect_same_as_in_memory(budget, BudgetMode::kLower, "lower");
 }
 
+TEST_F(AssignCommandTest, CudaWithoutADeviceIsRefusedBeforeWriting) {
+    fs::path out = *root_ / "assignments_cuda.csv";
+    auto result = run_clusteralloc("assign --policy " + policy_path() + " --budget 0.5 --input " +
+                                   (*root_ / "users.csv").string() + " --out " + out.string() +
+                                   " --device cuda");
+    if (result.exit_code == 0) GTEST_SKIP() << "a CUDA device is present";
+    bool no_backend = result.output.find("no CUDA backend") != std::string::npos;
+    bool no_device = result.output.find("no CUDA device is visible") != std::string::npos;
+    EXPECT_TRUE(no_backend || no_device) << result.output;
+    EXPECT_FALSE(fs::exists(out));
+}
+
 TEST_F(AssignCommandTest, InterpolateModeEqualsInMemoryPipeline) {
     ServingPolicy policy = read_policy_file(policy_path());
     double budget =

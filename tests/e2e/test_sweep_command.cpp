@@ -73,6 +73,21 @@ TEST(SweepCommandTest, BadGridKeyFailsBeforeAnyCellRuns) {
     EXPECT_FALSE(fs::exists(root / "o" / "cells"));
 }
 
+TEST(SweepCommandTest, CudaWithoutADeviceFailsBeforeAnyCellRuns) {
+    fs::path root = fresh_directory("e2e_sweep_cuda");
+    std::string base = write_text(root / "base.json", tiny_base());
+    std::string sweep = write_text(root / "sweep.json", R"({
+      "name": "cuda", "base": ")" + base + R"(", "seeds": 1, "grid": {"kmeans.k": [2, 4]}
+    })");
+    auto result = run_clusteralloc("sweep --config " + sweep + " --device cuda --out " +
+                                   (root / "o").string());
+    if (result.exit_code == 0) GTEST_SKIP() << "a CUDA device is present";
+    bool no_backend = result.output.find("no CUDA backend") != std::string::npos;
+    bool no_device = result.output.find("no CUDA device is visible") != std::string::npos;
+    EXPECT_TRUE(no_backend || no_device) << result.output;
+    EXPECT_FALSE(fs::exists(root / "o" / "cells"));
+}
+
 TEST(CompareCommandTest, SkipsADatasetWhoseFileIsAbsent) {
     fs::path root = fresh_directory("e2e_compare");
     std::string base = write_text(root / "base.json", tiny_base());
