@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-off check on a GPU machine: builds with CUDA, runs the gpu-labelled tests and each bench
 # whose source asks for the cuda device, keeping all output under $OUT (default ./gpu_out).
-# Exit status is the tests'. Settings: OUT, BUILD_DIR, CUDA_ARCH (90), JOBS, BENCH_ARGS.
+# Exit status is the tests'. Settings: OUT, BUILD_DIR, CUDA_ARCH (90), JOBS, BENCH_ARGS (for
+# every bench but the budget grid, which runs at GRID_ARGS: K M budgets repeats).
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,10 +31,19 @@ for source in "$root"/bench/*.cpp; do
     name=$(basename "$source" .cpp)
     grep -q '"cuda"' "$source" || continue
     [ -x "$build/$name" ] || continue
+    [ "$name" = bench_budget_grid ] && continue  # below, with its own arguments
     # shellcheck disable=SC2086  # BENCH_ARGS is split into words on purpose
     "$build/$name" ${BENCH_ARGS:-} > "$out/$name.log" 2>&1 ||
         echo "$name exited with status $?; see $out/$name.log"
 done
+
+# The budget-grid pass at K=4096 clusters, M=5 arms, 256 budgets: CPU and device seconds.
+if [ -x "$build/bench_budget_grid" ]; then
+    # shellcheck disable=SC2086  # GRID_ARGS is split into words on purpose
+    "$build/bench_budget_grid" ${GRID_ARGS:-4096 5 256 5} > "$out/bench_budget_grid.log" 2>&1 ||
+        echo "bench_budget_grid exited with status $?; see $out/bench_budget_grid.log"
+    grep -F '"budget_grid"' "$out/bench_budget_grid.log" || true
+fi
 
 grep -E "tests passed|tests failed" "$out/ctest_gpu.log" || tail -n 5 "$out/ctest_gpu.log"
 echo "output in $out"

@@ -24,6 +24,43 @@ struct DualPassResult {
     double cost = 0.0;
 };
 
+// Settings of the Lagrangian search over a budget grid.
+struct BudgetGridSearch {
+    /// Most bisection steps per budget; the search also stops once lambda's bracket holds no
+    /// double between its ends, which takes about 55 steps unless lambda is tiny.
+    int max_iterations = 200;
+};
+
+// One budget B of a Lagrangian pass over K clusters: at a multiplier lambda every cluster
+// takes argmax_j value_kj - lambda * cost_kj (per capita; ties to the cheaper arm, then the
+// lower j), and lambda is the smallest multiplier found whose choices fit B.
+struct BudgetGridPoint {
+    /// The multiplier: 0 when the choices at 0 fit B; otherwise the feasible end of a bracket
+    /// around the LP's dual solution, within a few ulps of it; twice the steepest first slope
+    /// of any populated cluster when B is infeasible (every cluster on its cheapest arm).
+    double lambda = 0.0;
+    /// The Lagrangian dual at lambda, sum_k n_k max_j (value_kj - lambda cost_kj) + lambda B:
+    /// an upper bound on the LP relaxation for any lambda >= 0, equal to it at the exact
+    /// multiplier. For an infeasible B, the cheapest policy's value (as the cluster solver).
+    double bound = 0.0;
+    /// sum_k n_k value and sum_k n_k cost of the choices at lambda (cost <= B up to rounding
+    /// when feasible).
+    double value = 0.0;
+    double cost = 0.0;
+    /// False when B lies below the cost of every cluster's cheapest arm.
+    bool feasible = true;
+};
+
+// AUCC of one ranking on the rows of control (arm 0) and one treated arm; core/aucc.h holds
+// the definition (equal scores enter together, Q + 1 equal cost steps).
+struct RankingAucc {
+    double aucc = 0.0;
+    double total_cost = 0.0;   ///< whole-set incremental cost
+    double total_value = 0.0;  ///< whole-set incremental value
+    int64_t treated_rows = 0;
+    int64_t control_rows = 0;
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -60,6 +97,20 @@ public:
     /// are n x m. Returns the summed value and cost of the choices. choice may be null.
     virtual DualPassResult dual_pass(const float* value, const float* cost, int64_t n, int m,
                                      double lambda, int32_t* choice) = 0;
+
+    /// The Lagrangian pass of every budget: value, cost are K x M per-capita estimates,
+    /// population K cluster sizes n_k, budgets count values of B; out receives count points.
+    /// InputError for non-finite entries, negative costs, populations or budgets, K or M < 1.
+    virtual void budget_grid(const double* value, const double* cost, const double* population,
+                             int k, int m, const double* budgets, int count,
+                             const BudgetGridSearch& search, BudgetGridPoint* out) = 0;
+
+    /// AUCC (core/aucc.h) of score over n rows with logged arm, observed value and cost; rows
+    /// of arms other than 0 and treated_arm are left out. curve_value, when not null, receives
+    /// the points + 1 sampled curve values (raw units). Throws InputError as core/aucc does.
+    virtual RankingAucc ranking_aucc(const double* score, const int32_t* arm, const float* value,
+                                     const float* cost, int64_t n, int treated_arm, int points,
+                                     double* curve_value) = 0;
 };
 
 /// "cpu" always works; "cuda" needs a build with CUDA and a visible device. Anything else, or

@@ -23,6 +23,13 @@ public:
                               double* sums, int64_t* counts) override;
     DualPassResult dual_pass(const float* value, const float* cost, int64_t n, int m,
                              double lambda, int32_t* choice) override;
+    // In kernels/cpu/budget_grid_cpu.cpp and kernels/cpu/aucc_cpu.cpp.
+    void budget_grid(const double* value, const double* cost, const double* population, int k,
+                     int m, const double* budgets, int count, const BudgetGridSearch& search,
+                     BudgetGridPoint* out) override;
+    RankingAucc ranking_aucc(const double* score, const int32_t* arm, const float* value,
+                             const float* cost, int64_t n, int treated_arm, int points,
+                             double* curve_value) override;
 };
 
 }  // namespace ca

@@ -14,6 +14,10 @@
 
 #include "core/errors.h"
 #include "core/log.h"
+#include "kernels/cpu/aucc_cpu.h"
+#include "kernels/cpu/budget_grid_cpu.h"
+#include "kernels/cuda/aucc_kernels.cuh"
+#include "kernels/cuda/budget_grid_kernels.cuh"
 #include "kernels/cuda/cuda_backend.cuh"
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/device_buffer.cuh"
@@ -78,6 +82,12 @@ class CudaBackend final : public Backend {
                               double* sums, int64_t* counts) override;
     DualPassResult dual_pass(const float* value, const float* cost, int64_t n, int m, double lambda,
                              int32_t* choice) override;
+    void budget_grid(const double* value, const double* cost, const double* population, int k,
+                     int m, const double* budgets, int count, const BudgetGridSearch& search,
+                     BudgetGridPoint* out) override;
+    RankingAucc ranking_aucc(const double* score, const int32_t* arm, const float* value,
+                             const float* cost, int64_t n, int treated_arm, int points,
+                             double* curve_value) override;
 
   private:
     // Staging buffers; within one call each slot holds one operand.
@@ -362,6 +372,66 @@ DualPassResult CudaBackend::dual_pass(const float* value, const float* cost, int
         }
     }
     return total;
+}
+
+// Inputs are checked on the host (the messages of the CPU backend); the table, populations and
+// budgets travel once and every block reads the table from L2.
+void CudaBackend::budget_grid(const double* value, const double* cost, const double* population,
+                              int k, int m, const double* budgets, int count,
+                              const BudgetGridSearch& search, BudgetGridPoint* out) {
+    check_budget_grid_input(value, cost, population, k, m, budgets, count);
+    if (count == 0) return;
+    CallScope scope(mutex_, device_, "cuda budget_grid");
+    const int64_t cells = int64_t(k) * m;
+    DeviceClusterTable table;
+    table.value = upload(0, value, cells);
+    table.cost = upload(1, cost, cells);
+    table.population = upload(2, population, k);
+    table.k = k;
+    table.m = m;
+    const double* device_budgets = upload(3, budgets, count);
+    double* results = stage<double>(4, 5 * int64_t(count));
+    const DeviceGridPoints points{results, results + count, results + 2 * count,
+                                  results + 3 * count, results + 4 * count};
+    launch_budget_grid(table, device_budgets, count,
+                       budget_grid_tolerance(cost, population, k, m), search.max_iterations,
+                       points, stream_);
+    std::vector<double> host(5 * size_t(count));
+    to_host(host.data(), results, 5 * int64_t(count));
+    synchronize();
+    for (int b = 0; b < count; ++b) {
+        out[b].lambda = host[b];
+        out[b].bound = host[count + b];
+        out[b].value = host[2 * size_t(count) + b];
+        out[b].cost = host[3 * size_t(count) + b];
+        out[b].feasible = host[4 * size_t(count) + b] != 0.0;
+    }
+}
+
+// The ranking and the curve are built on the device; the Q + 1 samples come back and are
+// averaged here in index order, as core/aucc does.
+RankingAucc CudaBackend::ranking_aucc(const double* score, const int32_t* arm, const float* value,
+                                      const float* cost, int64_t n, int treated_arm, int points,
+                                      double* curve_value) {
+    const AuccRowCounts counts = check_ranking_input(score, arm, n, treated_arm, points);
+    if (n > INT_MAX)
+        CA_THROW(InputError, "aucc input: " << n << " rows; the cuda backend ranks at most "
+                                            << INT_MAX << " per call");
+    CallScope scope(mutex_, device_, "cuda ranking_aucc");
+    const DeviceAuccCurve curve = device_aucc_curve(score, arm, value, cost, n, treated_arm,
+                                                    counts.treated, counts.control, points,
+                                                    stream_);
+    check_aucc_totals(curve.total_cost, curve.total_value);
+    RankingAucc result;
+    result.total_cost = curve.total_cost;
+    result.total_value = curve.total_value;
+    result.treated_rows = counts.treated;
+    result.control_rows = counts.control;
+    double sum = 0.0;
+    for (double sample : curve.sampled_value) sum += sample / curve.total_value;
+    result.aucc = sum / double(curve.sampled_value.size());
+    if (curve_value) std::copy(curve.sampled_value.begin(), curve.sampled_value.end(), curve_value);
+    return result;
 }
 
 struct DeviceCount {
