@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# One job on 1 rank x 1 thread, 1 rank x T threads and T ranks x 1 thread (mpirun on this
+# machine, loopback and shared memory only): wall time, network training time, peak memory of
+# rank 0, and whether every run wrote the same budget curve and cluster table byte for byte.
+# Writes results/rank_scaling.md. Usage: bench/rank_scaling.sh [build dir] [users] [threads]
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$root/build}
+users=${2:-100000}
+threads=${3:-2}
+report=$root/results/rank_scaling.md
+work=$(mktemp -d /tmp/clusteralloc_ranks.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+command -v mpirun > /dev/null || { echo "rank_scaling: mpirun is not on the PATH"; exit 1; }
+
+python3 - "$root/configs/synthetic.json" "$users" "$work/config.json" <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+config["name"] = "rank_scaling"
+config["data"]["synthetic"]["rows"] = int(sys.argv[2])
+config["network"]["max_epochs"] = 5
+config["evaluation"].update({"seeds": 1, "methods": ["HRC", "TSM-SL"], "oracle": False})
+config["distillation"] = {"enabled": False}
+json.dump(config, open(sys.argv[3], "w"), indent=2)
+PY
+
+mpi_options=(--oversubscribe --allow-run-as-root --bind-to none --mca btl self,vader
+             --mca mpi_yield_when_idle 1 --mca oob_tcp_if_include lo
+             -x PMIX_MCA_ptl_tcp_if_include=lo)
+
+run_case() {  # label ranks threads
+    local label=$1 ranks=$2 threads_each=$3 out=$work/$1
+    local launch=()
+    [ "$ranks" -gt 1 ] && launch=(mpirun "${mpi_options[@]}" -np "$ranks" -x OMP_NUM_THREADS)
+    OMP_NUM_THREADS=$threads_each OMP_WAIT_POLICY=passive OPENBLAS_NUM_THREADS=1 \
+        /usr/bin/time -v -o "$work/$label.time" "${launch[@]}" "$build/clusteralloc" run \
+        --config "$work/config.json" --out "$out" --quiet > /dev/null
+    python3 - "$out/run_info.json" "$work/$label.time" "$label" <<'PY'
+import json, sys
+info = json.load(open(sys.argv[1]))
+peak = 0
+for line in open(sys.argv[2]):
+    if "Maximum resident set size" in line:
+        peak = int(line.split(":")[1]) / 1024
+print("| %s | %.1f | %.2f | %.0f |" % (sys.argv[3], info["seconds"],
+      info["stage_seconds"].get("train network", 0.0), peak))
+PY
+}
+
+{
+    echo "# Ranks and threads on one machine"
+    echo
+    echo "Command: \`bench/rank_scaling.sh $build $users $threads\`; revision" \
+         "$(git -C "$root" rev-parse --short HEAD); $(nproc) cores; load at start" \
+         "$(cut -d' ' -f1 /proc/loadavg); synthetic RCT, $users users, 5 epochs, K = 64," \
+         "HRC and TSM-SL, 1 seed."
+    echo
+    echo "| processes x threads | wall s | training s | peak RSS MiB (the launcher's process tree: largest process) |"
+    echo "|---|---|---|---|"
+    run_case "1x1" 1 1
+    run_case "1x$threads" 1 "$threads"
+    run_case "${threads}x1" "$threads" 1
+    echo
+    same=yes
+    for label in "1x$threads" "${threads}x1"; do
+        for file in budget_curve.csv cluster_table.csv; do
+            cmp -s "$work/1x1/$file" "$work/$label/$file" || same=no
+        done
+    done
+    echo "Budget curves and cluster tables identical byte for byte across the three: $same."
+} > "$report.tmp"
+mv "$report.tmp" "$report"
+cat "$report"
