@@ -71,7 +71,8 @@ class HrcMethod final : public AllocationMethod {
     /// The estimates with the prepared rows as population.
     const ClusterTable& table() const { return table_; }
     /// Centroids and fit statistics; labels hold every training row's cluster, also when
-    /// k-means was fitted on a sample (kmeans.max_fit_rows).
+    /// k-means was fitted on a sample (kmeans.max_fit_rows), whose inertia and iterations the
+    /// statistics then describe.
     const KMeansResult& clustering() const { return clustering_; }
 
   private:
