@@ -2,6 +2,8 @@
 #include "core/communicator.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -41,6 +43,29 @@ bool build_has_mpi() {
 #else
     return false;
 #endif
+}
+
+namespace {
+
+// The value of a launcher variable that holds a non-negative integer, else -1.
+int non_negative_env(const char* name) {
+    const char* value = std::getenv(name);
+    if (!value || !*value) return -1;
+    char* end = nullptr;
+    errno = 0;
+    const long parsed = std::strtol(value, &end, 10);
+    if (*end != '\0' || errno != 0 || parsed < 0 || parsed > INT_MAX) return -1;
+    return int(parsed);
+}
+
+}  // namespace
+
+int launcher_local_rank() {
+    for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID"}) {
+        const int local = non_negative_env(name);
+        if (local >= 0) return local;
+    }
+    return -1;
 }
 
 int launcher_ranks() {

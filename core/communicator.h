@@ -75,6 +75,11 @@ bool build_has_mpi();
 /// Slurm's PMI2) or SLURM_STEP_NUM_TASKS (srun), in that order; 0 when none is set.
 int launcher_ranks();
 
+/// The node-local rank the launcher gives this process: OMPI_COMM_WORLD_LOCAL_RANK (mpirun),
+/// then SLURM_LOCALID (srun); -1 when neither holds a non-negative integer. Picks the GPU of
+/// a process when one process runs per GPU.
+int launcher_local_rank();
+
 /// The communicator of a run. kind "local": one process; "mpi": MPI (ConfigError when the
 /// build has none); "nccl": NCCL over one GPU per MPI rank (core/nccl_factory.h; ConfigError
 /// naming what the build lacks of CUDA, NCCL and MPI, or when a rank sees no device); "auto":

@@ -101,11 +101,10 @@ MethodOutcome evaluate_method(AllocationMethod& method, MethodContext& context,
 std::vector<int32_t> teacher_labels(const MultiTaskNetwork& network, const HrcMethod& hrc,
                                     const Dataset& rows, Backend& backend) {
     if (rows.n == 0) return {};
-    std::vector<float> z(size_t(rows.n) * network.hidden_width());
-    network.hidden(rows.x.data(), rows.n, backend, z.data());
+    // A block of rows at a time: z of every row would be the run's largest buffer.
     const KMeansResult& clustering = hrc.clustering();
-    return kmeans_assign(z.data(), rows.n, network.hidden_width(), clustering.centroids.data(),
-                         clustering.k_effective, backend);
+    return hidden_labels(network, rows, clustering.centroids.data(), clustering.k_effective,
+                         backend);
 }
 
 DistilledStudent train_hrc_student(const HrcMethod& hrc, MethodContext& context,

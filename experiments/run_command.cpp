@@ -81,7 +81,7 @@ int run_command(int argc, char** argv) {
     std::string name = root.string("name", std::filesystem::path(config_path).stem().string());
     std::string out_dir = options.get("out", "out/" + name);
 
-    std::unique_ptr<Communicator> comm = communicator_from_config(root);
+    std::unique_ptr<Communicator> comm = communicator_from_config(root, overrides.device);
     set_log_rank(comm->rank());
     if (comm->size() == 1)
         return run_on_ranks(root, config_path, overrides, out_dir, joined_command(argc, argv),

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <vector>
 
+#include "core/communicator.h"
 #include "core/errors.h"
 #include "core/log.h"
 #include "kernels/cpu/aucc_cpu.h"
@@ -479,6 +480,16 @@ std::unique_ptr<Backend> make_cuda_backend(const CudaBackendParams& params) {
     return std::make_unique<CudaBackend>(params, device);
 }
 
-std::unique_ptr<Backend> make_cuda_backend() { return make_cuda_backend(CudaBackendParams{}); }
+// One process per GPU under mpirun or srun: the node-local rank picks the device (the same
+// choice a NCCL communicator has already made current). A single process keeps the current one.
+std::unique_ptr<Backend> make_cuda_backend() {
+    CudaBackendParams params;
+    const int local = launcher_local_rank();
+    int count = 0;
+    if (local >= 0 && cudaGetDeviceCount(&count) == cudaSuccess && count > 0)
+        params.device = local % count;
+    cudaGetLastError();  // a failed count is reported by make_cuda_backend(params) below
+    return make_cuda_backend(params);
+}
 
 }  // namespace ca

@@ -13,7 +13,8 @@ namespace ca {
 // Settings of one CUDA backend; the defaults suit a data-centre GPU.
 struct CudaBackendParams {
     /// Device ordinal as cudaGetDeviceCount counts them; -1 takes the calling thread's current
-    /// device (cudaSetDevice), which is what a per-rank launcher sets.
+    /// device. make_cuda_backend() without parameters sets it from the launcher's node-local
+    /// rank (one process per GPU), else leaves -1.
     int device = -1;
     /// Most elements one staged operand of assign_nearest, accumulate_centroids or dual_pass
     /// holds on the device; longer inputs go through in row tiles of this size.

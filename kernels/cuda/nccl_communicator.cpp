@@ -21,17 +21,6 @@ namespace ca {
 
 namespace {
 
-// The value of a launcher variable that holds a non-negative integer, else -1.
-int non_negative_env(const char* name) {
-    const char* value = std::getenv(name);
-    if (!value || !*value) return -1;
-    char* end = nullptr;
-    errno = 0;
-    const long parsed = std::strtol(value, &end, 10);
-    if (*end != '\0' || errno != 0 || parsed < 0 || parsed > INT_MAX) return -1;
-    return int(parsed);
-}
-
 // This process's rank among the ranks sharing its node's memory (in world-rank order), or -1.
 // Collective over MPI_COMM_WORLD.
 int shared_memory_local_rank() {
@@ -58,14 +47,6 @@ std::string cuda_error_text(cudaError_t status) {
 }
 
 }  // namespace
-
-int launcher_local_rank() {
-    for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID"}) {
-        const int local = non_negative_env(name);
-        if (local >= 0) return local;
-    }
-    return -1;
-}
 
 NcclCommunicator::NcclCommunicator(const std::string& where, const NcclParams& params)
     : max_stage_bytes_(std::max<int64_t>(params.max_stage_bytes, 8)) {

@@ -25,10 +25,6 @@ struct NcclParams {
     int64_t max_stage_bytes = int64_t(64) << 20;
 };
 
-/// The node-local rank the launcher gives this process: OMPI_COMM_WORLD_LOCAL_RANK (mpirun),
-/// then SLURM_LOCALID (srun); -1 when neither holds a non-negative integer.
-int launcher_local_rank();
-
 class NcclCommunicator final : public Communicator {
   public:
     /// Initialises MPI if needed, then on every rank: picks device local_rank % device count

@@ -163,6 +163,21 @@ TEST(CommChoiceTest, LauncherVariablesAreReadInOrder) {
     EXPECT_EQ(launcher_ranks(), 2);
 }
 
+TEST(CommChoiceTest, LocalRankComesFromMpirunThenSlurm) {
+    ScopedEnv ompi("OMPI_COMM_WORLD_LOCAL_RANK", nullptr);
+    ScopedEnv slurm("SLURM_LOCALID", nullptr);
+    EXPECT_EQ(launcher_local_rank(), -1);
+    ScopedEnv slurm_set("SLURM_LOCALID", "3");
+    EXPECT_EQ(launcher_local_rank(), 3);
+    ScopedEnv ompi_set("OMPI_COMM_WORLD_LOCAL_RANK", "1");
+    EXPECT_EQ(launcher_local_rank(), 1);
+    for (const char* bad : {"", "-2", "x", "4x", "99999999999"}) {
+        ScopedEnv ompi_bad("OMPI_COMM_WORLD_LOCAL_RANK", bad);
+        ScopedEnv slurm_unset("SLURM_LOCALID", nullptr);
+        EXPECT_EQ(launcher_local_rank(), -1) << "\"" << bad << "\"";
+    }
+}
+
 TEST(CommChoiceTest, UnknownKindNamesTheKeyAndTheValue) {
     NoLauncher plain;
     std::string message = error_of([] {
