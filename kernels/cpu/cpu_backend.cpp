@@ -12,7 +12,6 @@
 #include <limits>
 #include <vector>
 
-
 namespace ca {
 
 namespace {
