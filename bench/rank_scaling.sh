@@ -33,7 +33,7 @@ run_case() {  # label ranks threads
     local label=$1 ranks=$2 threads_each=$3 out=$work/$1
     local launch=()
     [ "$ranks" -gt 1 ] && launch=(mpirun "${mpi_options[@]}" -np "$ranks" -x OMP_NUM_THREADS)
-    OMP_NUM_THREADS=$threads_each OMP_WAIT_POLICY=passive OPENBLAS_NUM_THREADS=1 \
+    OMP_NUM_THREADS=$threads_each OPENBLAS_NUM_THREADS=1 \
         /usr/bin/time -v -o "$work/$label.time" "${launch[@]}" "$build/clusteralloc" run \
         --config "$work/config.json" --out "$out" --quiet > /dev/null
     python3 - "$out/run_info.json" "$work/$label.time" "$label" <<'PY'
