@@ -56,7 +56,9 @@ PY
          "$(cut -d' ' -f1 /proc/loadavg); synthetic RCT, $users users, 5 epochs, K = 64," \
          "HRC and TSM-SL, 1 seed."
     echo
-    echo "| processes x threads | wall s | training s | peak RSS MiB (the launcher's process tree: largest process) |"
+    echo "Peak RSS: the largest process of the launch (a rank, not their sum)."
+    echo
+    echo "| processes x threads | wall s | training s | peak RSS MiB |"
     echo "|---|---|---|---|"
     run_case "1x1" 1 1
     run_case "1x$threads" 1 "$threads"
