@@ -63,6 +63,7 @@ TEST(NetworkTest, ParamsHaveTheDocumentedDefaults) {
     EXPECT_EQ(p.hidden2, 128);
     EXPECT_EQ(p.head_hidden, 64);
     EXPECT_EQ(p.batch_size, 1024);
+    EXPECT_EQ(p.gradient_parts, 4);
     EXPECT_EQ(p.max_epochs, 30);
     EXPECT_EQ(p.patience, 3);
     EXPECT_EQ(p.value_loss, "auto");
@@ -77,8 +78,9 @@ TEST(NetworkTest, ParamsRoundTripThroughJson) {
         "hidden1": 32, "hidden2": 16, "head_hidden": 0, "learning_rate": 0.003,
         "batch_size": 256, "max_epochs": 7, "patience": 2, "seed": 9, "value_loss": "huber",
         "huber_delta": 2.5, "task_weights": {"value": 2, "cost": 0.5, "aux": 0},
-        "weight_decay": 0.01}})"));
+        "weight_decay": 0.01, "gradient_parts": 16}})"));
     EXPECT_EQ(p.head_hidden, 0);
+    EXPECT_EQ(p.gradient_parts, 16);
     EXPECT_EQ(p.seed, 9u);
     EXPECT_EQ(p.cost_weight, 0.5);
     nlohmann::json written = to_json(p);
@@ -109,6 +111,16 @@ TEST(NetworkTest, BadParamsNameTheKeyAndTheValue) {
     message =
         error_of([] { parse_network_params(network_node(R"({"network": {"batch_size": 0}})")); });
     EXPECT_NE(message.find("network.batch_size: value 0"), std::string::npos) << message;
+
+    // Parts of a mini-batch are leaves of a binary tree: a power of two.
+    message = error_of(
+        [] { parse_network_params(network_node(R"({"network": {"gradient_parts": 3}})")); });
+    EXPECT_NE(message.find("network.gradient_parts"), std::string::npos) << message;
+    EXPECT_NE(message.find("power of two"), std::string::npos) << message;
+    EXPECT_NE(message.find("got 3"), std::string::npos) << message;
+    EXPECT_EQ(parse_network_params(network_node(R"({"network": {"gradient_parts": 8}})"))
+                  .gradient_parts,
+              8);
 }
 
 // ---------------------------------------------------------------------------------------------
