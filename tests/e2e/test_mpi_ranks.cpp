@@ -48,6 +48,21 @@ TEST(RanksMpiRunTest, TwoRanksMatchOneProcess) {
     expect_two_ranks_equal_one_process(synthetic_config(), "e2e_mpi_ranks");
 }
 
+// 64,000 users, the default network, K = 64: large enough that a sum taken in another order
+// would move k-means to another optimum (as it did before the sums had a fixed order).
+TEST(RanksMpiRunTest, TwoRanksMatchOneProcessOn64kSyntheticUsers) {
+    expect_two_ranks_equal_one_process(R"({
+      "name": "ranks_synthetic_64k",
+      "data": {"source": "synthetic",
+               "synthetic": {"rows": 64000, "features": 12, "arms": 5, "seed": 2}},
+      "network": {"max_epochs": 3, "patience": 3},
+      "kmeans": {"k": 64},
+      "evaluation": {"seeds": 1, "budget_levels": 10, "methods": ["HRC", "TSM-SL", "random"],
+                     "oracle": false}
+    })",
+                                       "e2e_mpi_synthetic_64k");
+}
+
 // A CSV RCT with a treatment column and 0/1 value and cost; enough rows to start training.
 std::string write_rct_csv(const fs::path& path) {
     std::mt19937_64 engine(3);
