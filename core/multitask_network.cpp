@@ -42,6 +42,8 @@ struct MultiTaskNetwork::Scratch {
     std::vector<float> weight;
     std::vector<float> gradient;  ///< d loss / d parameters
     Batch batch;
+    /// One per mini-batch part this rank owns, when the parts run side by side.
+    std::vector<Scratch> parts;
 };
 
 namespace {
@@ -287,23 +289,35 @@ double MultiTaskNetwork::train_epoch(const Dataset& data, const TaskData& target
     // are added in the fixed order of core/ordered_sum.h: the batch gradient, the same bits on
     // every rank count. A part without rows (a short last batch) adds zeros.
     const SumPlan whole(data.n, comm, params_.gradient_parts);
-    std::vector<double> part_losses(size_t(whole.end_part() - whole.first_part()), 0.0);
+    const int own_parts = whole.end_part() - whole.first_part();
+    std::vector<double> part_losses(static_cast<size_t>(own_parts), 0.0);
+    scratch.parts.resize(size_t(own_parts));
+    for (Scratch& part : scratch.parts) part.gradient.resize(scratch.gradient.size());
+    // On the CPU the parts run side by side, one thread each: no product is split and no
+    // barrier falls inside a part, and each part's bits are those of a one-thread run. The
+    // CUDA backend serialises its calls, so there the parts go in turn.
+    const bool side_by_side = backend.name() == "cpu" && own_parts > 1;
+    std::vector<double> batch_losses(static_cast<size_t>(own_parts), 0.0);
     for (int64_t start = 0; start < data.n; start += params_.batch_size) {
         const int64_t count = std::min<int64_t>(params_.batch_size, data.n - start);
         const SumPlan plan(count, comm, params_.gradient_parts);
-        OrderedSum<float> gradient(plan, int64_t(scratch.gradient.size()));
-        for (int p = plan.first_part(); p < plan.end_part(); ++p) {
-            const RowRange part = plan.part_rows(p);
-            if (part.size() > 0) {
-                gather_batch(data, targets, order.data() + start + part.begin, part.size(),
-                             scratch);
-                part_losses[size_t(p - plan.first_part())] +=
-                    batch_loss(scratch.batch, backend, scratch, scratch.gradient.data(), count) *
-                    double(count);
-            } else {
-                std::fill(scratch.gradient.begin(), scratch.gradient.end(), 0.0f);
+#pragma omp parallel for schedule(static) if (side_by_side)
+        for (int q = 0; q < own_parts; ++q) {
+            Scratch& mine = scratch.parts[size_t(q)];
+            const RowRange part = plan.part_rows(plan.first_part() + q);
+            batch_losses[size_t(q)] = 0.0;
+            if (part.size() == 0) {
+                std::fill(mine.gradient.begin(), mine.gradient.end(), 0.0f);
+                continue;
             }
-            gradient.add_part(scratch.gradient);
+            gather_batch(data, targets, order.data() + start + part.begin, part.size(), mine);
+            batch_losses[size_t(q)] =
+                batch_loss(mine.batch, backend, mine, mine.gradient.data(), count) * double(count);
+        }
+        OrderedSum<float> gradient(plan, int64_t(scratch.gradient.size()));
+        for (int q = 0; q < own_parts; ++q) {
+            part_losses[size_t(q)] += batch_losses[size_t(q)];
+            gradient.add_part(scratch.parts[size_t(q)].gradient);
         }
         scratch.gradient = gradient.total(comm);
         adam.step(parameters_.data(), scratch.gradient.data(), backend);
