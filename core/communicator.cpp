@@ -17,14 +17,15 @@
 
 namespace ca {
 
-RowRange Communicator::shard(int64_t n) const {
-    const int64_t ranks = size(), me = rank();
-    const int64_t base = n / ranks, extra = n % ranks;
+RowRange block_of(int64_t n, int64_t index, int64_t blocks) {
+    const int64_t base = n / blocks, extra = n % blocks;
     RowRange range;
-    range.begin = me * base + std::min(me, extra);
-    range.end = range.begin + base + (me < extra ? 1 : 0);
+    range.begin = index * base + std::min(index, extra);
+    range.end = range.begin + base + (index < extra ? 1 : 0);
     return range;
 }
+
+RowRange Communicator::shard(int64_t n) const { return block_of(n, rank(), size()); }
 
 void LocalCommunicator::abort(const std::string& message) {
     std::fprintf(stderr, "%s\n", message.c_str());

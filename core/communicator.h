@@ -19,6 +19,10 @@ struct RowRange {
     int64_t size() const { return end - begin; }
 };
 
+/// Block `index` of n items cut into `blocks` contiguous blocks in order, differing in size by
+/// at most one (the first n % blocks blocks take the extra items).
+RowRange block_of(int64_t n, int64_t index, int64_t blocks);
+
 // Every collective must be called by every rank in the same order with the same counts;
 // ranks that disagree deadlock. Decisions taken on reduced numbers (early stopping, k-means
 // convergence) assume every rank receives the same bits, which MPI's built-in sums give in
@@ -46,8 +50,7 @@ class Communicator {
     /// "local", "mpi" or "nccl", for logs and run_info.json.
     virtual std::string name() const = 0;
 
-    /// This rank's contiguous block of n rows; blocks follow rank order and differ in size by
-    /// at most one row (the first n % size() ranks take the extra rows).
+    /// This rank's contiguous block of n rows: block_of(n, rank(), size()).
     RowRange shard(int64_t n) const;
 };
 

@@ -293,10 +293,10 @@ double MultiTaskNetwork::train_epoch(const Dataset& data, const TaskData& target
     std::vector<double> part_losses(static_cast<size_t>(own_parts), 0.0);
     scratch.parts.resize(size_t(own_parts));
     for (Scratch& part : scratch.parts) part.gradient.resize(scratch.gradient.size());
-    // On the CPU the parts run side by side, one thread each: no product is split and no
-    // barrier falls inside a part, and each part's bits are those of a one-thread run. The
-    // CUDA backend serialises its calls, so there the parts go in turn.
-    const bool side_by_side = backend.name() == "cpu" && own_parts > 1;
+    // Where the backend takes calls from several threads at once (the CPU) the parts run side
+    // by side, one thread each: no product is split and no barrier falls inside a part, and
+    // each part's bits are those of a one-thread run. Elsewhere the parts go in turn.
+    const bool side_by_side = backend.concurrent_calls() && own_parts > 1;
     std::vector<double> batch_losses(static_cast<size_t>(own_parts), 0.0);
     for (int64_t start = 0; start < data.n; start += params_.batch_size) {
         const int64_t count = std::min<int64_t>(params_.batch_size, data.n - start);

@@ -43,11 +43,7 @@ SumPlan::SumPlan(int64_t rows, const Communicator& comm, int parts) : rows_(rows
 }
 
 RowRange SumPlan::parts_of(int rank, int ranks, int parts) {
-    const int64_t base = parts / ranks, extra = parts % ranks;
-    RowRange range;
-    range.begin = rank * base + std::min<int64_t>(rank, extra);
-    range.end = range.begin + base + (rank < extra ? 1 : 0);
-    return range;
+    return block_of(parts, rank, ranks);
 }
 
 RowRange SumPlan::part_rows(int part) const {

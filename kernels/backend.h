@@ -65,6 +65,9 @@ class Backend {
 public:
     virtual ~Backend() = default;
     virtual std::string name() const = 0;
+    /// True when calls from several threads, each on its own buffers, run at the same time;
+    /// false where the backend serialises its calls (CUDA), so callers go in turn there.
+    virtual bool concurrent_calls() const { return false; }
 
     /// C (m x n) = alpha * op(A) * op(B) + beta * C; op(A) is m x k, op(B) is k x n.
     virtual void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,

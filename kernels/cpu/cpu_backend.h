@@ -8,6 +8,7 @@ namespace ca {
 class CpuBackend final : public Backend {
 public:
     std::string name() const override { return "cpu"; }
+    bool concurrent_calls() const override { return true; }
     void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
               const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
               int64_t ldc) override;

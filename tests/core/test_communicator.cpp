@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "core/multitask_network.h"
 #include "kernels/backend.h"
+#include "support/scoped_env.h"
 #include "support/thread_ranks.h"
 
 #ifdef CA_WITH_MPI
@@ -45,29 +46,7 @@ std::string error_of(const std::function<void()>& action) {
     return "";
 }
 
-// Sets (or, with nullptr, removes) an environment variable for one scope.
-class ScopedEnv {
-  public:
-    ScopedEnv(const char* name, const char* value) : name_(name) {
-        if (const char* old = std::getenv(name)) old_ = old;
-        if (value) {
-            setenv(name, value, 1);
-        } else {
-            unsetenv(name);
-        }
-    }
-    ~ScopedEnv() {
-        if (old_) {
-            setenv(name_.c_str(), old_->c_str(), 1);
-        } else {
-            unsetenv(name_.c_str());
-        }
-    }
-
-  private:
-    std::string name_;
-    std::optional<std::string> old_;
-};
+using testing::ScopedEnv;
 
 // No launcher variables, as in a plain run from a shell.
 struct NoLauncher {

@@ -10,40 +10,19 @@
 #include "core/communicator.h"
 #include "core/errors.h"
 #include "core/nccl_factory.h"
+#include "support/scoped_env.h"
 
 namespace ca {
 namespace {
 
-// Sets (or, with nullptr, removes) an environment variable for one scope.
-class ScopedVariable {
-  public:
-    ScopedVariable(const char* name, const char* value) : name_(name) {
-        if (const char* old = std::getenv(name)) old_ = old;
-        if (value) {
-            setenv(name, value, 1);
-        } else {
-            unsetenv(name);
-        }
-    }
-    ~ScopedVariable() {
-        if (old_) {
-            setenv(name_.c_str(), old_->c_str(), 1);
-        } else {
-            unsetenv(name_.c_str());
-        }
-    }
-
-  private:
-    std::string name_;
-    std::optional<std::string> old_;
-};
+using testing::ScopedEnv;
 
 // A launcher that reports `ranks` processes through mpirun's variable only.
 struct Launcher {
     explicit Launcher(const char* ranks) : ompi("OMPI_COMM_WORLD_SIZE", ranks) {}
-    ScopedVariable pmi{"PMI_SIZE", nullptr};
-    ScopedVariable slurm{"SLURM_STEP_NUM_TASKS", nullptr};
-    ScopedVariable ompi;
+    ScopedEnv pmi{"PMI_SIZE", nullptr};
+    ScopedEnv slurm{"SLURM_STEP_NUM_TASKS", nullptr};
+    ScopedEnv ompi;
 };
 
 std::string error_of(const std::function<void()>& action) {

@@ -27,6 +27,8 @@ namespace fs = std::filesystem;
 using testing::CommandResult;
 using testing::fresh_directory;
 using testing::read_json;
+using testing::read_text;
+using testing::run_shell;
 using testing::write_text;
 
 // mpirun on the PATH, or empty.
@@ -46,19 +48,6 @@ inline std::string find_mpirun() {
     if (!build_has_mpi()) GTEST_SKIP() << "this build has no MPI"; \
     std::string var = find_mpirun();                               \
     if (var.empty()) GTEST_SKIP() << "mpirun is not on the PATH; MPI runs not tested"
-
-inline CommandResult run_shell(const std::string& command) {
-    CommandResult result;
-    FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-    if (!pipe) return result;
-    char buffer[4096];
-    size_t read = 0;
-    while ((read = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0)
-        result.output.append(buffer, read);
-    int status = pclose(pipe);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return result;
-}
 
 inline bool starts_with(const std::string& text, const char* prefix) {
     return text.compare(0, std::strlen(prefix), prefix) == 0;
@@ -125,11 +114,6 @@ inline size_t occurrences(const std::string& text, const std::string& word) {
     for (size_t at = text.find(word); at != std::string::npos; at = text.find(word, at + 1))
         ++count;
     return count;
-}
-
-inline std::string read_text(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 // What the run prints besides its log lines ("[info] ...", "[warning] ..."): the tables.

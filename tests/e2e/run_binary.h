@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -23,10 +24,10 @@ inline std::string binary_path() {
     return path ? path : "clusteralloc";
 }
 
-inline CommandResult run_clusteralloc(const std::string& arguments) {
+// Runs a shell command line; its stdout and stderr together, and its exit status.
+inline CommandResult run_shell(const std::string& command) {
     CommandResult result;
-    std::string command = "'" + binary_path() + "' " + arguments + " 2>&1";
-    FILE* pipe = popen(command.c_str(), "r");
+    FILE* pipe = popen((command + " 2>&1").c_str(), "r");
     if (!pipe) return result;
     char buffer[4096];
     size_t read = 0;
@@ -37,11 +38,20 @@ inline CommandResult run_clusteralloc(const std::string& arguments) {
     return result;
 }
 
+inline CommandResult run_clusteralloc(const std::string& arguments) {
+    return run_shell("'" + binary_path() + "' " + arguments);
+}
+
 inline std::string write_text(const std::filesystem::path& path, const std::string& text) {
     std::filesystem::create_directories(path.parent_path());
     std::ofstream out(path, std::ios::binary);
     out << text;
     return path.string();
+}
+
+inline std::string read_text(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 inline nlohmann::json read_json(const std::filesystem::path& path) {

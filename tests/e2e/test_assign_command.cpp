@@ -329,8 +329,7 @@ TEST_F(AssignCommandTest, BadBudgetsAndPolicies) {
     EXPECT_NE(result.output.find("above the policy's highest grid budget"), std::string::npos)
         << result.output;
 
-    std::ifstream in(policy_path());
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string text = testing::read_text(policy_path());
     size_t digit = text.find_first_of("123456789", text.find("\"parameters\":[") + 20);
     text[digit] = text[digit] == '9' ? '8' : char(text[digit] + 1);
     std::string corrupt = write_text(root / "corrupt.json", text);

@@ -5,8 +5,6 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 
 #include "e2e/mpi_launch.h"
@@ -24,8 +22,7 @@ TEST(RanksMpiRunTest, TwoRanksMatchOneProcessOnHillstrom) {
     if (!fs::exists(data))
         GTEST_SKIP() << "Hillstrom data not found at " << data
                      << " (the shared data folder beside the project is absent)";
-    std::ifstream in(std::string(CA_SOURCE_DIR) + "/configs/hillstrom.json");
-    std::string config((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string config = read_text(std::string(CA_SOURCE_DIR) + "/configs/hillstrom.json");
     expect_two_ranks_equal_one_process(config, "e2e_mpi_hillstrom",
                                        " --data " + data.string() + " --seeds 1 --epochs 3");
 }

@@ -2,9 +2,11 @@
 // ReLU, column sums, one Adam step worked by hand, nearest-centroid assignment, centroid sums
 // and the dual pass, ties included.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <random>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -240,6 +242,78 @@ TEST(BackendTest, DualPassMatchesLoopAndBreaksTiesToLowestArm) {
     }
     EXPECT_NEAR(result.value, total_value, 1e-6 * total_value);
     EXPECT_NEAR(result.cost, total_cost, 1e-6 * total_cost);
+}
+
+// What one call computes with T threads, for the thread-count checks below.
+struct ThreadedOutputs {
+    std::vector<float> product, sums;
+    std::vector<double> centroid_sums;
+    std::vector<int64_t> counts;
+    DualPassResult pass;
+};
+
+ThreadedOutputs run_with_threads(int threads) {
+    const int64_t m = 3000, n = 200, k = 96;  // above the size where products are tiled
+    std::vector<float> a = random_floats(size_t(m * k), 31), b = random_floats(size_t(k * n), 32);
+    std::vector<int32_t> labels(static_cast<size_t>(m));
+    for (int64_t i = 0; i < m; ++i) labels[size_t(i)] = int32_t((i * 7) % 13);
+    std::vector<float> value = random_floats(size_t(m * 5), 33),
+                       cost = random_floats(size_t(m * 5), 34, 0.0f, 1.0f);
+    omp_set_num_threads(threads);
+    ThreadedOutputs out;
+    out.product.assign(size_t(m * n), 0.0f);
+    cpu_backend().gemm(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f,
+                       out.product.data(), n);
+    out.sums.assign(size_t(n), 0.0f);
+    cpu_backend().column_sums(out.product.data(), m, n, out.sums.data());
+    out.centroid_sums.assign(size_t(13 * k), 0.0);
+    out.counts.assign(13, 0);
+    cpu_backend().accumulate_centroids(a.data(), m, int(k), labels.data(), 13,
+                                       out.centroid_sums.data(), out.counts.data());
+    out.pass = cpu_backend().dual_pass(value.data(), cost.data(), m, 5, 0.7, nullptr);
+    return out;
+}
+
+// Runs on any number of ranks reproduce each other only if no kernel's bits depend on how
+// many threads share the work.
+TEST(BackendTest, ResultsHaveTheSameBitsForAnyThreadCount) {
+    const int before = omp_get_max_threads();
+    ThreadedOutputs one = run_with_threads(1);
+    for (int threads : {2, 3, 8}) {
+        ThreadedOutputs many = run_with_threads(threads);
+        EXPECT_EQ(many.product, one.product) << threads << " threads";
+        EXPECT_EQ(many.sums, one.sums) << threads << " threads";
+        EXPECT_EQ(many.centroid_sums, one.centroid_sums) << threads << " threads";
+        EXPECT_EQ(many.counts, one.counts) << threads << " threads";
+        EXPECT_EQ(many.pass.value, one.pass.value) << threads << " threads";
+        EXPECT_EQ(many.pass.cost, one.pass.cost) << threads << " threads";
+    }
+    omp_set_num_threads(before);
+}
+
+// The CPU backend says it takes calls from several threads at once: four threads multiplying
+// their own matrices together get what one call alone gets.
+TEST(BackendTest, CpuCallsFromSeveralThreadsAtOnceMatchCallsInTurn) {
+    ASSERT_TRUE(cpu_backend().concurrent_calls());
+    const int64_t m = 1000, n = 300, k = 64;
+    std::vector<std::vector<float>> a, expected, got(4);
+    std::vector<float> b = random_floats(size_t(k * n), 40);
+    for (int t = 0; t < 4; ++t) {
+        a.push_back(random_floats(size_t(m * k), 41 + uint64_t(t)));
+        expected.emplace_back(size_t(m * n));
+        cpu_backend().gemm(false, false, m, n, k, 1.0f, a[t].data(), k, b.data(), n, 0.0f,
+                           expected[t].data(), n);
+    }
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            got[size_t(t)].assign(size_t(m * n), 0.0f);
+            cpu_backend().gemm(false, false, m, n, k, 1.0f, a[size_t(t)].data(), k, b.data(), n,
+                               0.0f, got[size_t(t)].data(), n);
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    for (int t = 0; t < 4; ++t) EXPECT_EQ(got[size_t(t)], expected[size_t(t)]) << "thread " << t;
 }
 
 TEST(BackendTest, FactoryKnowsCpuAndRefusesUnknownNames) {

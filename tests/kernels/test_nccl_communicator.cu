@@ -20,7 +20,9 @@
 #include "core/communicator.h"
 #include "core/errors.h"
 #include "core/nccl_factory.h"
+#include "e2e/mpi_launch.h"
 #include "kernels/cuda/cuda_backend.cuh"
+#include "support/scoped_env.h"
 
 #ifdef CA_WITH_NCCL
 #include "kernels/cuda/nccl_communicator.h"
@@ -41,29 +43,7 @@ TEST(NcclCommunicatorTest, NotInThisBuild) {
 
 namespace fs = std::filesystem;
 
-// Sets (or, with nullptr, removes) an environment variable for one scope.
-class ScopedVariable {
-  public:
-    ScopedVariable(const char* name, const char* value) : name_(name) {
-        if (const char* old = std::getenv(name)) old_ = old;
-        if (value) {
-            setenv(name, value, 1);
-        } else {
-            unsetenv(name);
-        }
-    }
-    ~ScopedVariable() {
-        if (old_) {
-            setenv(name_.c_str(), old_->c_str(), 1);
-        } else {
-            unsetenv(name_.c_str());
-        }
-    }
-
-  private:
-    std::string name_;
-    std::optional<std::string> old_;
-};
+using testing::ScopedEnv;
 
 // MPI's and NCCL's own traffic stays on this machine, unless the caller configured otherwise.
 void keep_traffic_local() {
@@ -93,17 +73,17 @@ std::string config_error_of(const std::function<void()>& action) {
 // Without a device
 
 TEST(NcclLocalRankTest, LauncherVariablesInOrderAndOnlyNonNegativeIntegers) {
-    ScopedVariable ompi("OMPI_COMM_WORLD_LOCAL_RANK", nullptr);
-    ScopedVariable slurm("SLURM_LOCALID", nullptr);
+    ScopedEnv ompi("OMPI_COMM_WORLD_LOCAL_RANK", nullptr);
+    ScopedEnv slurm("SLURM_LOCALID", nullptr);
     EXPECT_EQ(launcher_local_rank(), -1);
     {
-        ScopedVariable srun("SLURM_LOCALID", "3");
+        ScopedEnv srun("SLURM_LOCALID", "3");
         EXPECT_EQ(launcher_local_rank(), 3);
-        ScopedVariable mpirun("OMPI_COMM_WORLD_LOCAL_RANK", "1");
+        ScopedEnv mpirun("OMPI_COMM_WORLD_LOCAL_RANK", "1");
         EXPECT_EQ(launcher_local_rank(), 1);
     }
     for (const char* bad : {"", "-1", "2x", "x", "99999999999"}) {
-        ScopedVariable mpirun("OMPI_COMM_WORLD_LOCAL_RANK", bad);
+        ScopedEnv mpirun("OMPI_COMM_WORLD_LOCAL_RANK", bad);
         EXPECT_EQ(launcher_local_rank(), -1) << "\"" << bad << "\"";
     }
 }
@@ -227,48 +207,8 @@ TEST_F(NcclOneRankTest, TheConfigKeyGivesTheSameKind) {
 
 constexpr const char* kChildVariable = "CA_NCCL_TWO_RANK_CHILD";
 
-std::string find_mpirun() {
-    const char* path = std::getenv("PATH");
-    std::stringstream folders(path ? path : "");
-    std::string folder;
-    while (std::getline(folders, folder, ':')) {
-        const fs::path candidate = fs::path(folder) / "mpirun";
-        if (!folder.empty() && fs::exists(candidate)) return candidate.string();
-    }
-    return "";
-}
-
-bool starts_with(const std::string& text, const char* prefix) {
-    return text.compare(0, std::strlen(prefix), prefix) == 0;
-}
-
-// "env -u NAME ..." for the variables of the MPI job this process may have become (the one-rank
-// tests initialise MPI), which mpirun would take as its own; OMPI_MCA_ settings are kept.
-std::string without_job_variables() {
-    std::string command = "env";
-    for (char** entry = environ; *entry; ++entry) {
-        const std::string name(*entry, std::strcspn(*entry, "="));
-        const bool setting = starts_with(name, "OMPI_MCA_") && !starts_with(name, "OMPI_MCA_ess") &&
-                             !starts_with(name, "OMPI_MCA_orte") &&
-                             !starts_with(name, "OMPI_MCA_pmix");
-        const bool job = starts_with(name, "OMPI_") || starts_with(name, "PMIX_") ||
-                         starts_with(name, "PMI_") || starts_with(name, "ORTE_");
-        if (job && !setting) command += " -u " + name;
-    }
-    return command + " ";
-}
-
-// Exit status and output (stdout and stderr) of a shell command.
-std::pair<int, std::string> run_shell(const std::string& command) {
-    std::string output;
-    FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-    if (!pipe) return {-1, output};
-    char buffer[4096];
-    size_t read = 0;
-    while ((read = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, read);
-    const int status = pclose(pipe);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
+using mpi_test::find_mpirun;
+using mpi_test::without_job_variables;
 
 TEST(NcclTwoRankTest, SumsAndBroadcastAcrossTwoProcessesOnTwoDevices) {
     if (std::getenv(kChildVariable)) GTEST_SKIP() << "a child of this test";
@@ -284,7 +224,9 @@ TEST(NcclTwoRankTest, SumsAndBroadcastAcrossTwoProcessesOnTwoDevices) {
         " -x NCCL_SOCKET_IFNAME=lo -x " +
         std::string(kChildVariable) + "=1 '" + self +
         "' --gtest_color=no --gtest_filter='NcclTwoRankChild.*'";
-    const auto [status, output] = run_shell(command);
+    const testing::CommandResult run = testing::run_shell(command);
+    const int status = run.exit_code;
+    const std::string& output = run.output;
     EXPECT_EQ(status, 0) << output;
     size_t passed = 0;
     for (size_t at = output.find("[  PASSED  ] 1 test"); at != std::string::npos;
