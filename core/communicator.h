@@ -40,8 +40,10 @@ class Communicator {
     virtual void allreduce_sum(double* data, int64_t count) = 0;
     virtual void allreduce_sum(float* data, int64_t count) = 0;
     virtual void allreduce_sum(int64_t* data, int64_t count) = 0;
-    /// Rank 0's bytes to every rank; the other ranks' buffers are resized to match.
-    virtual void broadcast(std::vector<char>& bytes) = 0;
+    /// Rank root's bytes to every rank; the other ranks' buffers are resized to match.
+    virtual void broadcast_from(int root, std::vector<char>& bytes) = 0;
+    /// Rank 0's bytes to every rank.
+    void broadcast(std::vector<char>& bytes) { broadcast_from(0, bytes); }
     /// Returns once every rank has called it.
     virtual void barrier() = 0;
     /// Prints message on stderr and ends every process of the job with a non-zero exit
@@ -62,7 +64,7 @@ class LocalCommunicator final : public Communicator {
     void allreduce_sum(double*, int64_t) override {}
     void allreduce_sum(float*, int64_t) override {}
     void allreduce_sum(int64_t*, int64_t) override {}
-    void broadcast(std::vector<char>&) override {}
+    void broadcast_from(int, std::vector<char>&) override {}
     void barrier() override {}
     [[noreturn]] void abort(const std::string& message) override;
     std::string name() const override { return "local"; }

@@ -24,8 +24,11 @@ struct GzCloser {
 };
 }  // namespace
 
-CsvParser::CsvParser(std::string origin, CsvCallback on_record)
-    : origin_(std::move(origin)), on_record_(std::move(on_record)) {}
+CsvParser::CsvParser(std::string origin, CsvCallback on_record, int64_t first_line)
+    : origin_(std::move(origin)),
+      on_record_(std::move(on_record)),
+      line_(first_line),
+      record_line_(first_line) {}
 
 bool CsvParser::feed(const char* data, size_t size) {
     const char* p = data;
@@ -71,6 +74,7 @@ bool CsvParser::feed(const char* data, size_t size) {
                 break;
         }
     }
+    bytes_parsed_ += p - data;
     return !stopped_;
 }
 

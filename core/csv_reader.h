@@ -46,13 +46,21 @@ int64_t read_csv_text(std::string_view text, const std::string& origin,
 // The incremental parser behind both readers: feed it blocks of any size, then finish().
 class CsvParser {
   public:
-    CsvParser(std::string origin, CsvCallback on_record);
+    /// first_line numbers the first byte fed: 1 at the start of a file, more for a slice.
+    CsvParser(std::string origin, CsvCallback on_record, int64_t first_line = 1);
 
     /// Parses a block; returns false once the callback asked to stop.
     bool feed(const char* data, size_t size);
     /// Delivers a last record that has no line end; throws on an open quoted field.
     void finish();
     int64_t records() const { return records_; }
+    /// Bytes parsed so far; after the callback stopped the reading, the end of that record.
+    int64_t bytes_parsed() const { return bytes_parsed_; }
+    /// True when every byte fed so far belongs to a delivered record (or a blank line):
+    /// the input was cut right after a record, not inside one.
+    bool between_records() const {
+        return state_ == State::kFieldStart && !record_started_ && buffer_.empty();
+    }
 
   private:
     enum class State { kFieldStart, kUnquoted, kQuoted, kQuoteInQuoted, kAfterQuoted, kAfterCr };
@@ -76,6 +84,7 @@ class CsvParser {
     int64_t record_line_ = 1;  ///< line where the current record started
     int64_t quote_line_ = 0;   ///< line where the open quoted field started
     int64_t records_ = 0;
+    int64_t bytes_parsed_ = 0;
     bool stopped_ = false;
 };
 

@@ -120,14 +120,15 @@ void drop_copies_of_table(Dataset& rows, const RawTable& table) {
 }
 }  // namespace
 
-DataSource DataSource::open(const ConfigNode& data_node, const std::string& path_override) {
+DataSource DataSource::open(const ConfigNode& data_node, const std::string& path_override,
+                            Communicator& comm) {
     double start = wall_seconds();
     DataSource source;
     source.stored_ = is_hdf5_source(data_node);
     source.schema_ = parse_schema(data_node, path_override);
     if (source.stored_) {
         source.schema_.path = resolve_data_path(source.schema_.path);
-        StoredTable stored = load_stored_table(source.schema_.path, source.schema_.max_rows);
+        StoredTable stored = load_stored_table(source.schema_.path, source.schema_.max_rows, comm);
         source.schema_.missing = stored.missing;
         source.table_ = std::move(stored.table);
         source.synthetic_ = std::move(stored.rows);
@@ -142,7 +143,7 @@ DataSource DataSource::open(const ConfigNode& data_node, const std::string& path
         source.synthetic_.x.shrink_to_fit();
     } else {
         source.schema_.path = resolve_data_path(source.schema_.path);
-        source.table_ = load_table(source.schema_);
+        source.table_ = load_table(source.schema_, comm);
     }
     log_arm_counts(source.table_);
     log_debug("data loaded in " + std::to_string(wall_seconds() - start) + " s");

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/communicator.h"
 #include "core/config.h"
 #include "core/dataset.h"
 #include "core/feature_encoder.h"
@@ -28,7 +29,10 @@ class DataSource {
     /// Parses the "data" object (path_override, when not empty, replaces data.path) and loads
     /// or generates the table. A relative path is taken from the working directory, or else
     /// from the source tree. Throws ConfigError for bad settings, InputError for bad data.
-    static DataSource open(const ConfigNode& data_node, const std::string& path_override = "");
+    /// With several ranks in comm, each reads its own slice of a file (CSV byte ranges, HDF5
+    /// row blocks) and the slices are joined, so every rank holds the same table.
+    static DataSource open(const ConfigNode& data_node, const std::string& path_override = "",
+                           Communicator& comm = local_communicator());
 
     /// The "data" object's schema for any source, hdf5 included, without reading any data:
     /// for checking a config before long work. ConfigError names the key.

@@ -27,6 +27,8 @@ struct Hdf5Reader::File {
     void open_columns();
     void open_column(const Column& column);
     void read_column_rows(size_t index, int64_t first, int64_t count, Dataset& out) const;
+    template <typename T>
+    void verify_checksum(size_t index, const std::vector<T>& values) const;
 };
 
 namespace {
@@ -186,14 +188,17 @@ void Hdf5Reader::File::read_column_rows(size_t index, int64_t first, int64_t cou
         check(H5Dread(dataset, memory_type, memory_space.get(), file_space.get(), H5P_DEFAULT,
                       values.data()),
               path, what);
-        if (first > 0 || count < rows) return;
-        ColumnChecksum checksum;
-        checksum.add(values.data(), values.size() * sizeof(values[0]));
-        if (checksum.text() != checksums[index])
-            throw InputError(path + ": column '" + column.name +
-                             "' does not match its checksum "
-                             "(corrupt file?)");
+        if (first == 0 && count == rows) verify_checksum(index, values);
     });
+}
+
+template <typename T>
+void Hdf5Reader::File::verify_checksum(size_t index, const std::vector<T>& values) const {
+    ColumnChecksum checksum;
+    checksum.add(values.data(), values.size() * sizeof(values[0]));
+    if (checksum.text() != checksums[index])
+        throw InputError(path + ": column '" + columns[index].name +
+                         "' does not match its checksum (corrupt file?)");
 }
 
 namespace {
@@ -315,6 +320,14 @@ Dataset Hdf5Reader::read_rows(int64_t first, int64_t count) const {
     for (size_t c = 0; c < file.columns.size(); ++c) file.read_column_rows(c, first, count, out);
     check_stored_rows(file.path, file.layout, out, first);
     return out;
+}
+
+void Hdf5Reader::verify_checksums(const Dataset& rows) const {
+    const File& file = *file_;
+    CA_ASSERT(rows.n == file.rows);
+    for (size_t c = 0; c < file.columns.size(); ++c)
+        visit_column(rows, file.columns[c],
+                     [&](const auto& values) { file.verify_checksum(c, values); });
 }
 
 Dataset read_hdf5(const std::string& path) {

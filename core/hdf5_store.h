@@ -98,6 +98,10 @@ class Hdf5Reader {
     /// Rows [first, first + count) as a Dataset with the file's header; InputError when the
     /// range leaves [0, rows()).
     Dataset read_rows(int64_t first, int64_t count) const;
+    /// Checks every column of rows, which holds all the file's rows (joined from slices read
+    /// on their own, which a slice's read cannot check), against the column checksums written
+    /// with the file; InputError naming the column on a mismatch.
+    void verify_checksums(const Dataset& rows) const;
 
   private:
     struct File;

@@ -84,13 +84,14 @@ void MpiCommunicator::allreduce_sum(int64_t* data, int64_t count) {
     allreduce_chunks(data, count, MPI_INT64_T);
 }
 
-void MpiCommunicator::broadcast(std::vector<char>& bytes) {
+void MpiCommunicator::broadcast_from(int root, std::vector<char>& bytes) {
     int64_t length = int64_t(bytes.size());
-    check(MPI_Bcast(&length, 1, MPI_INT64_T, 0, MPI_COMM_WORLD), "MPI_Bcast");
+    check(MPI_Bcast(&length, 1, MPI_INT64_T, root, MPI_COMM_WORLD), "MPI_Bcast");
     bytes.resize(size_t(length));
     for (int64_t start = 0; start < length; start += kMaxChunk) {
         int chunk = int(std::min(kMaxChunk, length - start));
-        check(MPI_Bcast(bytes.data() + start, chunk, MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Bcast");
+        check(MPI_Bcast(bytes.data() + start, chunk, MPI_BYTE, root, MPI_COMM_WORLD),
+              "MPI_Bcast");
     }
 }
 

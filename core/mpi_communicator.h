@@ -19,7 +19,7 @@ class MpiCommunicator final : public Communicator {
     void allreduce_sum(double* data, int64_t count) override;
     void allreduce_sum(float* data, int64_t count) override;
     void allreduce_sum(int64_t* data, int64_t count) override;
-    void broadcast(std::vector<char>& bytes) override;
+    void broadcast_from(int root, std::vector<char>& bytes) override;
     void barrier() override;
     /// MPI_Abort on MPI_COMM_WORLD: the launcher ends every rank, exit status 1.
     [[noreturn]] void abort(const std::string& message) override;

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "core/errors.h"
+#include "core/rank_gather.h"
 
 namespace ca {
 
@@ -71,6 +72,46 @@ RawTable raw_table(const Dataset& rows, const Hdf5Layout& layout, const std::str
     return table;
 }
 
+// An InputError any rank met is thrown on every rank (the lowest rank's), so no rank is left
+// waiting in a collective the failed one never reaches.
+void throw_first_error(Communicator& comm, const std::string& own_error) {
+    for (const std::vector<std::string>& error : allgather_strings(comm, {own_error}))
+        if (!error[0].empty()) throw InputError(error[0]);
+}
+
+// The ranks' row blocks joined in rank order: every per-row column concatenated.
+void join_rows_over_ranks(Dataset& rows, Communicator& comm) {
+    rows.n = allreduce_sum(comm, rows.n);
+    join_over_ranks(comm, rows.x);
+    join_over_ranks(comm, rows.arm);
+    join_over_ranks(comm, rows.value);
+    join_over_ranks(comm, rows.cost);
+    for (std::vector<float>& column : rows.aux) join_over_ranks(comm, column);
+    join_over_ranks(comm, rows.propensity);
+    join_over_ranks(comm, rows.true_value);
+    join_over_ranks(comm, rows.true_cost);
+    join_over_ranks(comm, rows.user_id);
+    join_over_ranks(comm, rows.source_line);
+}
+
+// Rows [0, n): with several ranks each reads (and checks) its block of rows, then the blocks
+// are joined on every rank.
+Dataset read_rows_over_ranks(const Hdf5Reader& reader, int64_t n, Communicator& comm) {
+    if (comm.size() == 1) return reader.read_rows(0, n);
+    const RowRange own = comm.shard(n);
+    Dataset rows;
+    std::string error;
+    try {
+        rows = reader.read_rows(own.begin, own.size());
+    } catch (const InputError& failure) {
+        error = failure.what();
+    }
+    throw_first_error(comm, error);
+    join_rows_over_ranks(rows, comm);
+    if (n == reader.rows()) reader.verify_checksums(rows);
+    return rows;
+}
+
 }  // namespace
 
 bool is_hdf5_source(const ConfigNode& data) {
@@ -89,12 +130,12 @@ DataSchema parse_hdf5_schema(const ConfigNode& data, const std::string& path_ove
     return schema;
 }
 
-StoredTable load_stored_table(const std::string& path, int64_t max_rows) {
+StoredTable load_stored_table(const std::string& path, int64_t max_rows, Communicator& comm) {
     Hdf5Reader reader(path);
     if (reader.rows() == 0) throw InputError(path + ": the file holds no rows");
     const int64_t n = max_rows > 0 ? std::min(max_rows, reader.rows()) : reader.rows();
     StoredTable stored;
-    stored.rows = reader.read_rows(0, n);
+    stored.rows = read_rows_over_ranks(reader, n, comm);
     // Every row needs an id for hashing split clusters; the loader uses the row index.
     if (stored.rows.user_id.empty()) {
         stored.rows.user_id.resize(size_t(n));

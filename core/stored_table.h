@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/communicator.h"
 #include "core/config.h"
 #include "core/dataset.h"
 #include "core/hdf5_store.h"
@@ -35,8 +36,11 @@ struct StoredTable {
 };
 
 /// The first max_rows rows of a stored file (all when max_rows is 0). InputError, naming the
-/// file, for an unreadable or corrupt file, one without rows, or bad values.
-StoredTable load_stored_table(const std::string& path, int64_t max_rows = 0);
+/// file, for an unreadable or corrupt file, one without rows, or bad values. With several
+/// ranks each reads and checks its own block of rows (an HDF5 hyperslab per column) and the
+/// blocks are joined, so every rank holds the same table as one process would.
+StoredTable load_stored_table(const std::string& path, int64_t max_rows = 0,
+                              Communicator& comm = local_communicator());
 
 /// The layout that stores a loaded table: its features raw (category codes as floats, levels
 /// as attributes), its optional columns, the missing policy; provenance left empty.

@@ -14,12 +14,11 @@
 #include "core/csv_reader.h"
 #include "core/errors.h"
 #include "core/log.h"
+#include "core/table_builder.h"
 
 namespace ca {
 
 namespace {
-constexpr size_t kExamplesShown = 5;   // bad cells listed in a missing-value error
-constexpr size_t kBadLinesShown = 20;  // bad lines listed in a propensity error
 
 std::string_view trim(std::string_view text) {
     while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -74,56 +73,11 @@ std::string join_quoted(const std::vector<std::string>& items) {
     return out;
 }
 
-// Field positions (0-based) of the configured columns in the header; -1 when not used.
-struct ColumnSlots {
-    int treatment = -1;
-    int value = -1;
-    int cost = -1;
-    int propensity = -1;
-    int id = -1;
-    std::vector<int> aux;
-    std::vector<int> features;
-};
+bool all_zero_or_one(const std::vector<float>& column) {
+    return std::all_of(column.begin(), column.end(), [](float v) { return v == 0 || v == 1; });
+}
 
-class TableBuilder {
-  public:
-    explicit TableBuilder(const DataSchema& schema) : schema_(schema) {
-        table_.path = schema.path;
-        table_.arm_names = schema.arm_labels;
-    }
-
-    bool add(const CsvRecord& record);
-    RawTable finish();
-
-  private:
-    void read_header(const CsvRecord& record);
-    int find_column(const ColumnRef& column, bool required);
-    void add_row(const CsvRecord& record);
-    int32_t read_arm(const CsvRecord& record);
-    double read_outcome(const CsvRecord& record, int slot);
-    void read_feature(const CsvRecord& record, size_t index);
-    void read_propensity(const CsvRecord& record, int32_t arm);
-    int64_t read_id(const CsvRecord& record);
-    void note_missing(const CsvRecord& record, int slot);
-    void check_missing_cells() const;
-    void check_propensities() const;
-    void check_arms() const;
-    [[noreturn]] void fail_cell(const CsvRecord& record, int slot,
-                                const std::string& message) const;
-
-    const DataSchema& schema_;
-    RawTable table_;
-    std::vector<std::string> header_;
-    int64_t header_line_ = 0;
-    ColumnSlots slots_;
-    std::vector<std::unordered_map<std::string, int32_t>> level_index_;
-    std::string key_;  ///< reused lookup key, so categorical cells do not allocate
-    int64_t missing_cells_ = 0;
-    std::vector<std::string> missing_examples_;
-    std::vector<std::string> bad_propensities_;
-    int64_t bad_propensity_count_ = 0;
-    int64_t first_bad_propensity_line_ = 0;
-};
+}  // namespace
 
 bool TableBuilder::add(const CsvRecord& record) {
     if (header_.empty()) {
@@ -260,11 +214,11 @@ double TableBuilder::read_outcome(const CsvRecord& record, int slot) {
 }
 
 void TableBuilder::note_missing(const CsvRecord& record, int slot) {
-    ++missing_cells_;
-    if (missing_examples_.size() < kExamplesShown) {
-        missing_examples_.push_back(std::to_string(record.line) + ":" + std::to_string(slot + 1) +
-                                    " (" + header_[slot] + " " + in_quotes(record.fields[slot]) +
-                                    ")");
+    ++findings_.missing_cells;
+    if (findings_.missing_examples.size() < kMissingExamplesShown) {
+        findings_.missing_examples.push_back(std::to_string(record.line) + ":" +
+                                             std::to_string(slot + 1) + " (" + header_[slot] + " " +
+                                             in_quotes(record.fields[slot]) + ")");
     }
 }
 
@@ -309,10 +263,12 @@ void TableBuilder::read_propensity(const CsvRecord& record, int32_t arm) {
         if (clipped != p) ++table_.propensity_clipped;
         p = clipped;
     } else if (!(p > 0 && p < 1)) {
-        if (bad_propensity_count_++ == 0) first_bad_propensity_line_ = record.line;
-        if (bad_propensities_.size() < kBadLinesShown) {
-            bad_propensities_.push_back(std::to_string(record.line) + " (" +
-                                        std::string(trim(record.fields[slots_.propensity])) + ")");
+        if (findings_.bad_propensity_count++ == 0)
+            findings_.first_bad_propensity_line = record.line;
+        if (findings_.bad_propensities.size() < kBadPropensitiesShown) {
+            findings_.bad_propensities.push_back(
+                std::to_string(record.line) + " (" +
+                std::string(trim(record.fields[slots_.propensity])) + ")");
         }
     }
     // With two arms the column holds P(treated); the logged arm's probability follows from it.
@@ -330,34 +286,38 @@ int64_t TableBuilder::read_id(const CsvRecord& record) {
 }
 
 void TableBuilder::check_missing_cells() const {
-    if (missing_cells_ == 0 || schema_.missing == MissingPolicy::kImputeMean) return;
+    if (findings_.missing_cells == 0 || schema_.missing == MissingPolicy::kImputeMean) return;
     std::string listing;
-    for (const std::string& example : missing_examples_)
+    for (const std::string& example : findings_.missing_examples)
         listing += (listing.empty() ? "" : ", ") + example;
-    std::string first = missing_examples_[0].substr(0, missing_examples_[0].find(' '));
+    std::string first =
+        findings_.missing_examples[0].substr(0, findings_.missing_examples[0].find(' '));
     std::ostringstream message;
-    message << table_.path << ":" << first << ": " << missing_cells_
-            << " missing or non-finite feature cell" << (missing_cells_ > 1 ? "s" : "")
+    message << table_.path << ":" << first << ": " << findings_.missing_cells
+            << " missing or non-finite feature cell" << (findings_.missing_cells > 1 ? "s" : "")
             << " (NaN, inf, empty, NA); first at line:column " << listing
-            << (missing_cells_ > int64_t(missing_examples_.size()) ? ", ..." : "")
+            << (findings_.missing_cells > int64_t(findings_.missing_examples.size()) ? ", ..." : "")
             << ". Set data.missing to \"impute_mean\" to fill them with training means";
     throw InputError(message.str());
 }
 
 void TableBuilder::check_propensities() const {
-    if (bad_propensity_count_ == 0) return;
+    if (findings_.bad_propensity_count == 0) return;
     std::string listing;
-    for (const std::string& line : bad_propensities_)
+    for (const std::string& line : findings_.bad_propensities)
         listing += (listing.empty() ? "" : ", ") + line;
     std::ostringstream message;
-    message << bad_propensity_count_ << " propensit" << (bad_propensity_count_ > 1 ? "ies" : "y")
-            << " outside (0, 1) in column '" << schema_.propensity.column.name << "', at lines "
-            << listing << (bad_propensity_count_ > int64_t(bad_propensities_.size()) ? ", ..." : "")
+    message << findings_.bad_propensity_count << " propensit"
+            << (findings_.bad_propensity_count > 1 ? "ies" : "y") << " outside (0, 1) in column '"
+            << schema_.propensity.column.name << "', at lines " << listing
+            << (findings_.bad_propensity_count > int64_t(findings_.bad_propensities.size())
+                    ? ", ..."
+                    : "")
             << "; inverse-propensity weights would be infinite. Fix the file or set "
                "data.propensity.invalid to \"clip\" (clips into ["
             << schema_.propensity.clip_low << ", " << schema_.propensity.clip_high << "])";
-    throw InputError(
-        at_location(table_.path, first_bad_propensity_line_, slots_.propensity + 1, message.str()));
+    throw InputError(at_location(table_.path, findings_.first_bad_propensity_line,
+                                 slots_.propensity + 1, message.str()));
 }
 
 // Uplift needs every configured arm, control above all; a sample of a mostly treated file
@@ -387,10 +347,6 @@ void TableBuilder::check_arms() const {
     throw InputError(message.str());
 }
 
-bool all_zero_or_one(const std::vector<float>& column) {
-    return std::all_of(column.begin(), column.end(), [](float v) { return v == 0 || v == 1; });
-}
-
 RawTable TableBuilder::finish() {
     if (header_.empty())
         CA_THROW(InputError, table_.path << ": the file is empty; expected a header line");
@@ -414,7 +370,6 @@ RawTable TableBuilder::finish() {
     table_.cost_is_binary = all_zero_or_one(table_.cost);
     return std::move(table_);
 }
-}  // namespace
 
 std::vector<int64_t> RawTable::arm_counts() const {
     std::vector<int64_t> counts(arm_names.size(), 0);

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/communicator.h"
 #include "core/schema.h"
 
 namespace ca {
@@ -57,6 +58,13 @@ struct RawTable {
 // than 0/1, propensities outside (0, 1) unless clipping is configured, and a configured arm
 // without rows.
 RawTable load_table(const DataSchema& schema);
+
+// The same table on every rank of comm, read side by side: each rank parses one byte slice of
+// the file (cut on line feeds) and the ranks join their rows in file order, so the table,
+// every message and every error equal those of load_table. A gzip file, a max_rows limit, or
+// a cut that fell inside a quoted field holding a line break make every rank read the whole
+// file instead. Every rank must call it.
+RawTable load_table(const DataSchema& schema, Communicator& comm);
 
 // How a cell parsed: a number, a missing or non-finite cell, or text that is no number.
 enum class Cell { kOk, kMissing, kUnparsable };

@@ -78,7 +78,7 @@ ExperimentResult run_experiment(const ConfigNode& root, const std::string& confi
 
     DataSource source = [&] {
         ScopedStage stage(timer, "load data");
-        return DataSource::open(root.child("data"), overrides.data_path);
+        return DataSource::open(root.child("data"), overrides.data_path, comm);
     }();
     result.data_description = source.description();
     log_info("data: " + source.description() + "; propensities: " + source.propensity_source());

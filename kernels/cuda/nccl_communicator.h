@@ -55,7 +55,9 @@ class NcclCommunicator final : public Communicator {
     /// Waits for everything enqueued on stream().
     void synchronize();
     /// Host bytes over MPI.
-    void broadcast(std::vector<char>& bytes) override { mpi_.broadcast(bytes); }
+    void broadcast_from(int root, std::vector<char>& bytes) override {
+        mpi_.broadcast_from(root, bytes);
+    }
     void barrier() override { mpi_.barrier(); }
     /// MPI_Abort: the launcher ends every rank, including ranks waiting inside NCCL.
     [[noreturn]] void abort(const std::string& message) override { mpi_.abort(message); }

@@ -79,9 +79,51 @@ std::string write_rct_csv(const fs::path& path) {
     return write_text(path, csv.str());
 }
 
+std::string rct_config(const std::string& data_object) {
+    return R"({
+      "name": "ranks_from_file",
+      "data": )" + data_object + R"(,
+      "network": {"hidden1": 32, "hidden2": 16, "head_hidden": 16, "max_epochs": 5,
+                  "patience": 5, "batch_size": 256},
+      "kmeans": {"k": 6},
+      "evaluation": {"seeds": 1, "budget_levels": 5, "methods": ["HRC", "TSM-SL", "random"]}
+    })";
+}
+
+std::string csv_data_object(const std::string& path) {
+    return R"({"source": "csv", "path": ")" + path + R"(",
+               "treatment": {"column": "treatment", "arms": ["0", "1"]},
+               "value": {"column": "conversion"}, "cost": {"column": "visit"},
+               "features": [{"column": "f0", "type": "numeric"},
+                            {"column": "f1", "type": "numeric"}]})";
+}
+
+// Each rank parses its own byte slice of the CSV; the joined table, and so the run, is the
+// one-process one.
+TEST(RanksMpiRunTest, TwoRanksReadingSlicesOfACsvMatchOneProcess) {
+    fs::path data = fresh_directory("e2e_mpi_csv_data");
+    std::string csv = write_rct_csv(data / "rct.csv");
+    expect_two_ranks_equal_one_process(rct_config(csv_data_object(csv)), "e2e_mpi_csv");
+}
+
+// Each rank reads its own block of rows of the stored file (hyperslabs of every column).
+TEST(RanksMpiRunTest, TwoRanksReadingRowBlocksOfAnHdf5FileMatchOneProcess) {
+    REQUIRE_MPIRUN(mpirun);
+    fs::path data = fresh_directory("e2e_mpi_hdf5_data");
+    std::string csv = write_rct_csv(data / "rct.csv");
+    std::string csv_config = write_text(data / "csv.json", rct_config(csv_data_object(csv)));
+    fs::path stored = data / "rct.h5";
+    CommandResult converted = run_shell(binary() + " convert --quiet --config " + csv_config +
+                                        " --chunk 700 --out " + stored.string());
+    ASSERT_EQ(converted.exit_code, 0) << converted.output;
+    expect_two_ranks_equal_one_process(
+        rct_config(R"({"source": "hdf5", "path": ")" + stored.string() + R"("})"),
+        "e2e_mpi_hdf5");
+}
+
 TEST(RanksMpiRunTest, FailingRankEndsTheJobAndLeavesNoOutput) {
-    // Rank 1 is given a data file that does not exist; rank 0 loads the real one and goes on
-    // to train, where it waits for rank 1's first gradient. Rank 1's error must end both.
+    // Rank 1 is given a data file that does not exist; rank 0 starts reading its slice of the
+    // real one and waits for rank 1 at the first exchange. Rank 1's error must end both.
     REQUIRE_MPIRUN(mpirun);
     fs::path root = fresh_directory("e2e_mpi_failing_rank");
     std::string data = write_rct_csv(root / "rct.csv");

@@ -62,10 +62,10 @@ class ThreadCommunicator final : public Communicator {
     void allreduce_sum(double* data, int64_t count) override { sum(data, count); }
     void allreduce_sum(float* data, int64_t count) override { sum(data, count); }
     void allreduce_sum(int64_t* data, int64_t count) override { sum(data, count); }
-    void broadcast(std::vector<char>& bytes) override {
-        if (rank_ == 0) group_.share(0, &bytes);
+    void broadcast_from(int root, std::vector<char>& bytes) override {
+        if (rank_ == root) group_.share(0, &bytes);
         group_.wait();
-        if (rank_ != 0) bytes = *static_cast<std::vector<char>*>(group_.shared(0));
+        if (rank_ != root) bytes = *static_cast<std::vector<char>*>(group_.shared(0));
         group_.wait();
     }
     void barrier() override { group_.wait(); }
@@ -120,7 +120,7 @@ class ShardOnlyCommunicator final : public Communicator {
     void allreduce_sum(double*, int64_t) override {}
     void allreduce_sum(float*, int64_t) override {}
     void allreduce_sum(int64_t*, int64_t) override {}
-    void broadcast(std::vector<char>&) override {}
+    void broadcast_from(int, std::vector<char>&) override {}
     void barrier() override {}
     [[noreturn]] void abort(const std::string& message) override { std::abort(); }
     std::string name() const override { return "shard-only"; }

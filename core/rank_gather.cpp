@@ -1,0 +1,47 @@
+// Allgather by broadcasting from each rank in turn; strings travel length-prefixed.
+#include "core/rank_gather.h"
+
+#include <cstdint>
+
+#include "core/errors.h"
+
+namespace ca {
+
+std::vector<std::vector<char>> allgather_bytes(Communicator& comm, const std::vector<char>& mine) {
+    std::vector<std::vector<char>> all(size_t(comm.size()));
+    for (int root = 0; root < comm.size(); ++root) {
+        std::vector<char>& slot = all[size_t(root)];
+        if (root == comm.rank()) slot = mine;
+        comm.broadcast_from(root, slot);
+    }
+    return all;
+}
+
+std::vector<std::vector<std::string>> allgather_strings(Communicator& comm,
+                                                        const std::vector<std::string>& mine) {
+    std::vector<char> bytes;
+    for (const std::string& text : mine) {
+        const uint64_t length = text.size();
+        const char* prefix = reinterpret_cast<const char*>(&length);
+        bytes.insert(bytes.end(), prefix, prefix + sizeof(length));
+        bytes.insert(bytes.end(), text.begin(), text.end());
+    }
+    std::vector<std::vector<std::string>> all;
+    for (const std::vector<char>& part : allgather_bytes(comm, bytes)) {
+        std::vector<std::string> texts;
+        size_t at = 0;
+        while (at < part.size()) {
+            uint64_t length = 0;
+            CA_ASSERT(at + sizeof(length) <= part.size());
+            std::memcpy(&length, part.data() + at, sizeof(length));
+            at += sizeof(length);
+            CA_ASSERT(at + length <= part.size());
+            texts.emplace_back(part.data() + at, size_t(length));
+            at += length;
+        }
+        all.push_back(std::move(texts));
+    }
+    return all;
+}
+
+}  // namespace ca

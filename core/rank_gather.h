@@ -1,0 +1,48 @@
+// Gathers what each rank holds onto every rank, in rank order: the ranks' row slices of a
+// table become the whole table on each of them. Built on broadcasts from each rank in turn,
+// so any Communicator serves and no count is limited to an int.
+#pragma once
+
+#include <cstring>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "core/communicator.h"
+
+namespace ca {
+
+/// Every rank's bytes, index = rank, on every rank. Every rank must call it.
+std::vector<std::vector<char>> allgather_bytes(Communicator& comm, const std::vector<char>& mine);
+
+/// Every rank's list of strings, index = rank, on every rank.
+std::vector<std::vector<std::string>> allgather_strings(Communicator& comm,
+                                                        const std::vector<std::string>& mine);
+
+/// The ranks' vectors joined in rank order, on every rank (one process: mine as it is).
+template <typename T>
+std::vector<T> concatenate_over_ranks(Communicator& comm, const std::vector<T>& mine) {
+    static_assert(std::is_trivially_copyable<T>::value, "sent as raw bytes");
+    if (comm.size() == 1) return mine;
+    std::vector<char> bytes(mine.size() * sizeof(T));
+    if (!bytes.empty()) std::memcpy(bytes.data(), mine.data(), bytes.size());
+    std::vector<std::vector<char>> all = allgather_bytes(comm, bytes);
+    size_t total = 0;
+    for (const std::vector<char>& part : all) total += part.size() / sizeof(T);
+    std::vector<T> joined(total);
+    char* out = reinterpret_cast<char*>(joined.data());
+    for (const std::vector<char>& part : all) {
+        if (part.empty()) continue;
+        std::memcpy(out, part.data(), part.size());
+        out += part.size();
+    }
+    return joined;
+}
+
+/// Replaces column by its concatenation over the ranks.
+template <typename T>
+void join_over_ranks(Communicator& comm, std::vector<T>& column) {
+    if (comm.size() > 1) column = concatenate_over_ranks(comm, column);
+}
+
+}  // namespace ca
