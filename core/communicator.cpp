@@ -27,6 +27,12 @@ RowRange block_of(int64_t n, int64_t index, int64_t blocks) {
 
 RowRange Communicator::shard(int64_t n) const { return block_of(n, rank(), size()); }
 
+RowRange Communicator::aligned_shard(int64_t n, int64_t block) const {
+    CA_ASSERT(block > 0 && n >= 0);
+    const RowRange blocks = block_of((n + block - 1) / block, rank(), size());
+    return {std::min(blocks.begin * block, n), std::min(blocks.end * block, n)};
+}
+
 void LocalCommunicator::abort(const std::string& message) {
     std::fprintf(stderr, "%s\n", message.c_str());
     std::fflush(stderr);
@@ -134,9 +140,8 @@ std::unique_ptr<Communicator> communicator_from_config(const ConfigNode& root,
                                                        const std::string& device_override) {
     std::string kind =
         root.has("ranks") ? root.choice("ranks", "local", {"local", "mpi", "nccl"}) : "auto";
-    std::string device = !device_override.empty()
-                             ? device_override
-                             : root.choice("device", "cpu", {"cpu", "cuda"});
+    std::string device =
+        !device_override.empty() ? device_override : root.choice("device", "cpu", {"cpu", "cuda"});
     return make_communicator(kind, root.where("ranks"), device);
 }
 

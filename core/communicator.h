@@ -54,6 +54,9 @@ class Communicator {
 
     /// This rank's contiguous block of n rows: block_of(n, rank(), size()).
     RowRange shard(int64_t n) const;
+    /// This rank's run of whole blocks of `block` rows (the last block may be short): for
+    /// blocked work whose per-row results must not depend on where a rank's rows start.
+    RowRange aligned_shard(int64_t n, int64_t block) const;
 };
 
 // One process: rank 0 of 1; sums and broadcasts leave the data as they are.

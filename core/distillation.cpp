@@ -1,5 +1,6 @@
 // Student training: shuffled mini-batches, softmax cross-entropy on hard or soft teacher labels,
-// Adam, and early stopping on the validation agreement with the best weights restored.
+// Adam, and early stopping on the validation agreement with the best weights restored. The
+// ranks share each batch's parts and the validation rows; every rank ends with the same weights.
 #include "core/distillation.h"
 
 #include <algorithm>
@@ -10,12 +11,13 @@
 #include "core/adam_optimizer.h"
 #include "core/errors.h"
 #include "core/log.h"
+#include "core/parted_gradient.h"
 
 namespace ca {
 
 DistillationParams DistillationParams::from_config(const ConfigNode& node) {
     node.allow_only({"enabled", "hidden", "epochs", "batch_size", "learning_rate", "labels",
-                     "temperature", "patience", "seed"});
+                     "temperature", "patience", "seed", "gradient_parts"});
     DistillationParams params;
     params.enabled = node.boolean("enabled", params.enabled);
     std::vector<double> hidden(params.hidden.begin(), params.hidden.end());
@@ -35,6 +37,11 @@ DistillationParams DistillationParams::from_config(const ConfigNode& node) {
     params.patience = int(node.integer_in("patience", params.patience, 1, 100000));
     params.seed =
         uint64_t(node.integer_in("seed", long(params.seed), 0, std::numeric_limits<long>::max()));
+    params.gradient_parts =
+        int(node.integer_in("gradient_parts", params.gradient_parts, 1, 1 << 12));
+    if ((params.gradient_parts & (params.gradient_parts - 1)) != 0)
+        node.fail("gradient_parts",
+                  "expected a power of two, got " + std::to_string(params.gradient_parts));
     return params;
 }
 
@@ -47,7 +54,8 @@ nlohmann::json DistillationParams::to_json() const {
             {"labels", labels},
             {"temperature", temperature},
             {"patience", patience},
-            {"seed", seed}};
+            {"seed", seed},
+            {"gradient_parts", gradient_parts}};
 }
 
 nlohmann::json StudentReport::to_json() const {
@@ -159,11 +167,13 @@ void shuffle_rows(std::vector<int64_t>& order, std::mt19937_64& rng) {
     for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
 }
 
-// One epoch's mini-batches; returns the mean cross-entropy per row.
+// Shuffled mini-batches, each cut into the fixed parts of core/parted_gradient.h: the ranks
+// share the parts and, on the CPU, a rank's parts run side by side.
 class StudentTrainer {
   public:
     StudentTrainer(const Dataset& train, const TeacherClusters& teacher,
-                   const DistillationParams& params, Mlp& student, Backend& backend)
+                   const DistillationParams& params, Mlp& student, Backend& backend,
+                   Communicator& comm)
         : train_(train),
           teacher_(teacher),
           params_(params),
@@ -171,52 +181,73 @@ class StudentTrainer {
           backend_(backend),
           adam_(student.parameter_count(), adam_params(params)),
           rng_(params.seed),
-          order_(train.n) {
+          order_(train.n),
+          parted_(params.gradient_parts, student.parameter_count(), comm,
+                  backend.concurrent_calls()),
+          parts_(size_t(parted_.own_parts())) {
         for (int64_t i = 0; i < train.n; ++i) order_[i] = i;
     }
 
+    /// One epoch; returns the mean cross-entropy per row, the same on every rank.
     double run_epoch() {
         shuffle_rows(order_, rng_);
-        double total = 0.0;
-        for (int64_t start = 0; start < train_.n; start += params_.batch_size)
-            total += run_batch(start, std::min<int64_t>(params_.batch_size, train_.n - start));
-        return total / double(train_.n);
+        for (int64_t start = 0; start < train_.n; start += params_.batch_size) {
+            const int64_t rows = std::min<int64_t>(params_.batch_size, train_.n - start);
+            const std::vector<float>& gradient =
+                parted_.batch(rows, [&](int q, RowRange part, float* part_gradient) {
+                    return part_loss(parts_[size_t(q)], order_.data() + start + part.begin,
+                                     part.size(), rows, part_gradient);
+                });
+            adam_.step(student_.parameters().data(), gradient.data(), backend_);
+        }
+        return parted_.take_loss_total() / double(train_.n);
     }
 
   private:
+    // What one part of a batch reuses from batch to batch.
+    struct PartScratch {
+        MlpWorkspace workspace;
+        std::vector<float> x, z, targets, logit_gradient;
+        std::vector<int32_t> labels;
+    };
+
     static AdamParams adam_params(const DistillationParams& params) {
         AdamParams adam;
         adam.learning_rate = float(params.learning_rate);
         return adam;
     }
 
-    double run_batch(int64_t start, int64_t rows) {
+    // Summed cross-entropy of the listed rows; their gradient, divided by the batch's rows,
+    // into gradient.
+    double part_loss(PartScratch& part, const int64_t* rows, int64_t count, int64_t batch_rows,
+                     float* gradient) {
         const int d = train_.d, k = teacher_.k;
-        batch_x_.resize(size_t(rows) * d);
-        batch_labels_.resize(rows);
-        for (int64_t r = 0; r < rows; ++r) {
-            int64_t row = order_[start + r];
-            std::copy_n(train_.row(row), d, batch_x_.data() + r * d);
-            batch_labels_[r] = teacher_.train_labels[row];
+        part.x.resize(size_t(count) * d);
+        part.labels.resize(size_t(count));
+        for (int64_t r = 0; r < count; ++r) {
+            std::copy_n(train_.row(rows[r]), d, part.x.data() + r * d);
+            part.labels[size_t(r)] = teacher_.train_labels[size_t(rows[r])];
         }
         const float* soft = nullptr;
         if (params_.labels == "soft") {
-            batch_z_.resize(size_t(rows) * teacher_.hidden_width);
-            teacher_.hidden(batch_x_.data(), rows, batch_z_.data());
-            batch_targets_.resize(size_t(rows) * k);
-            soft_cluster_targets(batch_z_.data(), rows, teacher_.hidden_width,
+            part.z.resize(size_t(count) * teacher_.hidden_width);
+            teacher_.hidden(part.x.data(), count, part.z.data());
+            part.targets.resize(size_t(count) * k);
+            soft_cluster_targets(part.z.data(), count, teacher_.hidden_width,
                                  teacher_.centroids.data(), k, params_.temperature,
-                                 batch_targets_.data());
-            soft = batch_targets_.data();
+                                 part.targets.data());
+            soft = part.targets.data();
         }
-
-        student_.forward(batch_x_.data(), rows, backend_, workspace_);
-        gradient_.resize(size_t(rows) * k);
-        double loss = softmax_cross_entropy(student_.output(workspace_), rows, k,
-                                            soft ? nullptr : batch_labels_.data(), soft,
-                                            1.0 / double(rows), gradient_.data());
-        student_.backward(batch_x_.data(), gradient_.data(), rows, backend_, workspace_);
-        adam_.step(student_.parameters().data(), student_.gradient().data(), backend_);
+        const MlpLayout& layout = student_.layout();
+        const float* parameters = student_.parameters().data();
+        layout.forward(parameters, part.x.data(), count, backend_, part.workspace);
+        part.logit_gradient.resize(size_t(count) * k);
+        const double loss =
+            softmax_cross_entropy(part.workspace.layer_output(layout.layer_count() - 1), count, k,
+                                  soft ? nullptr : part.labels.data(), soft,
+                                  1.0 / double(batch_rows), part.logit_gradient.data());
+        layout.backward(parameters, part.x.data(), part.logit_gradient.data(), count, backend_,
+                        part.workspace, gradient, nullptr);
         return loss;
     }
 
@@ -228,10 +259,23 @@ class StudentTrainer {
     AdamOptimizer adam_;
     std::mt19937_64 rng_;
     std::vector<int64_t> order_;
-    MlpWorkspace workspace_;
-    std::vector<float> batch_x_, batch_z_, batch_targets_, gradient_;
-    std::vector<int32_t> batch_labels_;
+    PartedGradient parted_;
+    std::vector<PartScratch> parts_;
 };
+
+// Share of rows whose student cluster is the teacher's. Each rank predicts its run of whole
+// inference blocks and the counts are summed: the same share as one process.
+double sharded_agreement(const Mlp& student, const Dataset& rows,
+                         const std::vector<int32_t>& labels, Backend& backend, Communicator& comm) {
+    if (rows.n == 0) return 1.0;
+    const RowRange own = comm.aligned_shard(rows.n, MlpLayout::kInferenceBlockRows);
+    std::vector<int32_t> predicted =
+        predict_clusters(student, rows.row(own.begin), own.size(), backend);
+    int64_t same = 0;
+    for (int64_t i = 0; i < own.size(); ++i)
+        same += predicted[size_t(i)] == labels[size_t(own.begin + i)] ? 1 : 0;
+    return double(allreduce_sum(comm, same)) / double(rows.n);
+}
 
 void check_teacher(const Dataset& train, const Dataset& validation, const TeacherClusters& teacher,
                    const DistillationParams& params) {
@@ -250,7 +294,7 @@ void check_teacher(const Dataset& train, const Dataset& validation, const Teache
 
 DistilledStudent train_student(const Dataset& train, const Dataset& validation,
                                const TeacherClusters& teacher, const DistillationParams& params,
-                               Backend& backend) {
+                               Backend& backend, Communicator& comm) {
     check_teacher(train, validation, teacher, params);
     std::vector<int> widths = {train.d};
     widths.insert(widths.end(), params.hidden.begin(), params.hidden.end());
@@ -264,7 +308,7 @@ DistilledStudent train_student(const Dataset& train, const Dataset& validation,
     const std::vector<int32_t>& judge_labels =
         validation.n > 0 ? teacher.validation_labels : teacher.train_labels;
 
-    StudentTrainer trainer(train, teacher, params, student, backend);
+    StudentTrainer trainer(train, teacher, params, student, backend, comm);
     std::vector<float> best = student.parameters();
     double best_agreement = -1.0;
     int since_best = 0;
@@ -277,8 +321,7 @@ DistilledStudent train_student(const Dataset& train, const Dataset& validation,
                                       << epoch << " (loss " << loss
                                       << "); lower distillation.learning_rate (now "
                                       << params.learning_rate << ")");
-        double agreed =
-            agreement(predict_clusters(student, judge.x.data(), judge.n, backend), judge_labels);
+        double agreed = sharded_agreement(student, judge, judge_labels, backend, comm);
         report.epochs.push_back({epoch, loss, agreed, wall_seconds() - epoch_start});
         log_debug("distillation epoch " + std::to_string(epoch) + ": loss " + std::to_string(loss) +
                   ", validation agreement " + std::to_string(agreed));

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/communicator.h"
 #include "core/config.h"
 #include "core/dataset.h"
 #include "core/mlp.h"
@@ -30,6 +31,9 @@ struct DistillationParams {
     double temperature = 1.0;
     int patience = 5;   ///< epochs without a better validation agreement before stopping
     uint64_t seed = 0;  ///< initial weights and batch order (a run adds the split's seed)
+    /// Parts each mini-batch is cut into (a power of two): the ranks share them, and on the
+    /// CPU they run side by side; the result does not depend on the ranks or threads.
+    int gradient_parts = 4;
 
     /// Reads the object; unknown keys and out-of-range values are ConfigErrors naming the key.
     static DistillationParams from_config(const ConfigNode& node);
@@ -74,7 +78,7 @@ struct DistilledStudent {
 /// ConfigError when training diverges.
 DistilledStudent train_student(const Dataset& train, const Dataset& validation,
                                const TeacherClusters& teacher, const DistillationParams& params,
-                               Backend& backend);
+                               Backend& backend, Communicator& comm = local_communicator());
 
 /// Argmax of the student's logits (lowest index on ties) for n rows of x, in inference blocks.
 std::vector<int32_t> predict_clusters(const Mlp& student, const float* x, int64_t n,

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/multitask_network.h"
 #include "core/policy_serving.h"
+#include "core/rank_gather.h"
 #include "core/reference_policies.h"
 
 namespace ca {
@@ -74,13 +75,15 @@ std::vector<float> hidden_of_rows(const MultiTaskNetwork& network, const Dataset
 
 std::vector<int32_t> hidden_labels(const MultiTaskNetwork& network, const Dataset& data,
                                    const float* centroids, int k, Backend& backend,
-                                   int64_t block_rows) {
+                                   int64_t block_rows, Communicator& comm) {
     check_block_rows(block_rows);
     const int width = network.hidden_width();
-    std::vector<int32_t> labels(size_t(data.n));
-    std::vector<float> z(size_t(std::min(data.n, block_rows)) * width);
-    for (int64_t start = 0; start < data.n; start += block_rows) {
-        const int64_t size = std::min(block_rows, data.n - start);
+    // Whole blocks per rank: each block's labels are those of a one-process run.
+    const RowRange own = comm.aligned_shard(data.n, block_rows);
+    std::vector<int32_t> labels(size_t(own.size()));
+    std::vector<float> z(size_t(std::min(own.size(), block_rows)) * width);
+    for (int64_t start = own.begin; start < own.end; start += block_rows) {
+        const int64_t size = std::min(block_rows, own.end - start);
         network.hidden(data.row(start), size, backend, z.data());
         std::vector<int32_t> block;
         try {
@@ -91,8 +94,9 @@ std::vector<int32_t> hidden_labels(const MultiTaskNetwork& network, const Datase
                                      << start << ".." << start + size - 1 << " of " << data.source
                                      << ": " << error.what());
         }
-        std::copy(block.begin(), block.end(), labels.begin() + start);
+        std::copy(block.begin(), block.end(), labels.begin() + (start - own.begin));
     }
+    join_over_ranks(comm, labels);
     return labels;
 }
 
@@ -116,6 +120,7 @@ nlohmann::json HrcParams::to_json() const {
 
 void HrcMethod::fit(MethodContext& context) {
     network_ = &context.shared_network();
+    comm_ = context.communicator;
     const Dataset& train = context.train;
     KMeansParams kmeans = params_.kmeans;
     kmeans.seed = params_.kmeans.seed + context.seed;
@@ -133,7 +138,7 @@ void HrcMethod::fit(MethodContext& context) {
                  std::to_string(train.n) + " training rows (kmeans.max_fit_rows)");
         clustering_.labels =
             hidden_labels(*network_, train, clustering_.centroids.data(), clustering_.k_effective,
-                          context.backend, params_.block_rows);
+                          context.backend, params_.block_rows, *comm_);
     }
 
     // Estimates come from the RCT training rows; prepare() swaps in the population to allocate.
@@ -146,7 +151,7 @@ void HrcMethod::fit(MethodContext& context) {
 void HrcMethod::prepare(const Dataset& rows, Backend& backend) {
     CA_ASSERT_MSG(network_ != nullptr, "prepare() before fit()");
     labels_ = hidden_labels(*network_, rows, clustering_.centroids.data(), clustering_.k_effective,
-                            backend, params_.block_rows);
+                            backend, params_.block_rows, *comm_);
     std::fill(table_.population.begin(), table_.population.end(), 0.0);
     for (int32_t label : labels_) table_.population[label] += 1.0;
     user_ids_ = rows.user_id;

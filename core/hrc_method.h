@@ -34,10 +34,12 @@ std::vector<float> hidden_of_rows(const MultiTaskNetwork& network, const Dataset
 
 /// The nearest of the K centroids to each row's hidden representation (lowest index on ties),
 /// computed block_rows rows at a time so that only one block of z exists: the labels
-/// kmeans_assign gives on the whole z.
+/// kmeans_assign gives on the whole z. With several ranks each labels its run of whole blocks
+/// and every rank receives all labels.
 std::vector<int32_t> hidden_labels(const MultiTaskNetwork& network, const Dataset& data,
                                    const float* centroids, int k, Backend& backend,
-                                   int64_t block_rows = kHrcBlockRows);
+                                   int64_t block_rows = kHrcBlockRows,
+                                   Communicator& comm = local_communicator());
 
 struct HrcParams {
     KMeansParams kmeans;         ///< the "kmeans" object (k defaults to 64)
@@ -78,6 +80,7 @@ class HrcMethod final : public AllocationMethod {
   private:
     HrcParams params_;
     const MultiTaskNetwork* network_ = nullptr;
+    Communicator* comm_ = &local_communicator();  ///< the run's ranks, from fit()
     KMeansResult clustering_;
     int64_t fit_rows_ = 0;
     ClusterTable table_;

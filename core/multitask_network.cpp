@@ -13,6 +13,7 @@
 #include "core/errors.h"
 #include "core/log.h"
 #include "core/ordered_sum.h"
+#include "core/parted_gradient.h"
 
 namespace ca {
 
@@ -40,7 +41,6 @@ struct MultiTaskNetwork::Scratch {
     std::vector<int32_t> arm;
     std::vector<std::vector<float>> targets;
     std::vector<float> weight;
-    std::vector<float> gradient;  ///< d loss / d parameters
     Batch batch;
     /// One per mini-batch part this rank owns, when the parts run side by side.
     std::vector<Scratch> parts;
@@ -285,44 +285,24 @@ double MultiTaskNetwork::train_epoch(const Dataset& data, const TaskData& target
                                      const std::vector<int64_t>& order, Backend& backend,
                                      Scratch& scratch, AdamOptimizer& adam, Communicator& comm) {
     // Every batch is cut into gradient_parts parts whatever the number of ranks; each rank
-    // takes its parts. A part's gradient is divided by the whole batch's rows, and the parts
-    // are added in the fixed order of core/ordered_sum.h: the batch gradient, the same bits on
-    // every rank count. A part without rows (a short last batch) adds zeros.
-    const SumPlan whole(data.n, comm, params_.gradient_parts);
-    const int own_parts = whole.end_part() - whole.first_part();
-    std::vector<double> part_losses(static_cast<size_t>(own_parts), 0.0);
-    scratch.parts.resize(size_t(own_parts));
-    for (Scratch& part : scratch.parts) part.gradient.resize(scratch.gradient.size());
-    // Where the backend takes calls from several threads at once (the CPU) the parts run side
-    // by side, one thread each: no product is split and no barrier falls inside a part, and
-    // each part's bits are those of a one-thread run. Elsewhere the parts go in turn.
-    const bool side_by_side = backend.concurrent_calls() && own_parts > 1;
-    std::vector<double> batch_losses(static_cast<size_t>(own_parts), 0.0);
+    // takes its parts (core/parted_gradient.h). Where the backend takes calls from several
+    // threads at once (the CPU) the parts run side by side, one thread each: no product is
+    // split and no barrier falls inside a part, and each part's bits are those of a one-thread
+    // run. Elsewhere the parts go in turn.
+    PartedGradient parted(params_.gradient_parts, int64_t(parameters_.size()), comm,
+                          backend.concurrent_calls());
+    scratch.parts.resize(size_t(parted.own_parts()));
     for (int64_t start = 0; start < data.n; start += params_.batch_size) {
         const int64_t count = std::min<int64_t>(params_.batch_size, data.n - start);
-        const SumPlan plan(count, comm, params_.gradient_parts);
-#pragma omp parallel for schedule(static) if (side_by_side)
-        for (int q = 0; q < own_parts; ++q) {
-            Scratch& mine = scratch.parts[size_t(q)];
-            const RowRange part = plan.part_rows(plan.first_part() + q);
-            batch_losses[size_t(q)] = 0.0;
-            if (part.size() == 0) {
-                std::fill(mine.gradient.begin(), mine.gradient.end(), 0.0f);
-                continue;
-            }
-            gather_batch(data, targets, order.data() + start + part.begin, part.size(), mine);
-            batch_losses[size_t(q)] =
-                batch_loss(mine.batch, backend, mine, mine.gradient.data(), count) * double(count);
-        }
-        OrderedSum<float> gradient(plan, int64_t(scratch.gradient.size()));
-        for (int q = 0; q < own_parts; ++q) {
-            part_losses[size_t(q)] += batch_losses[size_t(q)];
-            gradient.add_part(scratch.parts[size_t(q)].gradient);
-        }
-        scratch.gradient = gradient.total(comm);
-        adam.step(parameters_.data(), scratch.gradient.data(), backend);
+        const std::vector<float>& gradient =
+            parted.batch(count, [&](int q, RowRange part, float* part_gradient) {
+                Scratch& mine = scratch.parts[size_t(q)];
+                gather_batch(data, targets, order.data() + start + part.begin, part.size(), mine);
+                return batch_loss(mine.batch, backend, mine, part_gradient, count) * double(count);
+            });
+        adam.step(parameters_.data(), gradient.data(), backend);
     }
-    return ordered_total(whole, part_losses, comm) / double(data.n);
+    return parted.take_loss_total() / double(data.n);
 }
 
 TrainingReport MultiTaskNetwork::fit(const Dataset& train, const Dataset& validation,
@@ -350,7 +330,6 @@ TrainingReport MultiTaskNetwork::fit(const Dataset& train, const Dataset& valida
     adam_params.weight_decay = float(params_.weight_decay);
     AdamOptimizer adam(int64_t(parameters_.size()), adam_params);
     Scratch scratch;
-    scratch.gradient.resize(parameters_.size());
     std::vector<int64_t> order(train.n);
     std::iota(order.begin(), order.end(), 0);
     std::mt19937_64 order_engine(derive_seed(params_.seed, 1000));

@@ -63,9 +63,8 @@ double costliest_arm_cost(const Dataset& test, const EomParams& params) {
 
 // Evaluation is not sharded: every rank scores the whole test split at every budget, which is
 // cheap next to training and k-means and leaves each rank with the same outcome.
-MethodOutcome evaluate_method(AllocationMethod& method, MethodContext& context,
-                              const Dataset& test, const SplitOutcome& split,
-                              const EvaluationParams& params) {
+MethodOutcome evaluate_method(AllocationMethod& method, MethodContext& context, const Dataset& test,
+                              const SplitOutcome& split, const EvaluationParams& params) {
     MethodOutcome outcome;
     outcome.method = method.name();
     double start = wall_seconds();
@@ -99,12 +98,12 @@ MethodOutcome evaluate_method(AllocationMethod& method, MethodContext& context,
 // The teacher's cluster of each row: the centroid nearest to its hidden representation, as
 // HRC assigns the population it allocates.
 std::vector<int32_t> teacher_labels(const MultiTaskNetwork& network, const HrcMethod& hrc,
-                                    const Dataset& rows, Backend& backend) {
+                                    const Dataset& rows, Backend& backend, Communicator& comm) {
     if (rows.n == 0) return {};
     // A block of rows at a time: z of every row would be the run's largest buffer.
     const KMeansResult& clustering = hrc.clustering();
     return hidden_labels(network, rows, clustering.centroids.data(), clustering.k_effective,
-                         backend);
+                         backend, kHrcBlockRows, comm);
 }
 
 DistilledStudent train_hrc_student(const HrcMethod& hrc, MethodContext& context,
@@ -113,8 +112,9 @@ DistilledStudent train_hrc_student(const HrcMethod& hrc, MethodContext& context,
     Backend& backend = context.backend;
     TeacherClusters teacher;
     teacher.k = hrc.clustering().k_effective;
-    teacher.train_labels = teacher_labels(network, hrc, splits.train, backend);
-    teacher.validation_labels = teacher_labels(network, hrc, splits.validation, backend);
+    Communicator& comm = *context.communicator;
+    teacher.train_labels = teacher_labels(network, hrc, splits.train, backend, comm);
+    teacher.validation_labels = teacher_labels(network, hrc, splits.validation, backend, comm);
     if (params.labels == "soft") {
         teacher.hidden = [&network, &backend](const float* x, int64_t rows, float* z) {
             network.hidden(x, rows, backend, z);
@@ -124,7 +124,7 @@ DistilledStudent train_hrc_student(const HrcMethod& hrc, MethodContext& context,
     }
     DistillationParams seeded = params;
     seeded.seed = params.seed + context.seed;
-    return train_student(splits.train, splits.validation, teacher, seeded, backend);
+    return train_student(splits.train, splits.validation, teacher, seeded, backend, comm);
 }
 
 ServingPolicy make_serving_policy(const HrcMethod& hrc, const DataSplits& splits,
@@ -173,8 +173,8 @@ DistillationOutcome distill_hrc(const HrcMethod& hrc, const MethodOutcome& hrc_o
         out.student_truth.push_back(true_policy_value(test, choice));
     }
     if (plan.build_policy)
-        policy = std::make_shared<ServingPolicy>(
-            make_serving_policy(hrc, splits, student, plan.hrc));
+        policy =
+            std::make_shared<ServingPolicy>(make_serving_policy(hrc, splits, student, plan.hrc));
     return out;
 }
 
@@ -208,9 +208,8 @@ SplitOutcome evaluate_split(const DataSplits& splits, const EvaluationParams& pa
     SplitOutcome split;
     split.seed = seed;
     split.max_cost = costliest_arm_cost(test, params.matching.eom);
-    split.propensity_source =
-        propensity_source_name(eom(test, std::vector<int32_t>(test.n, 0), params.matching.eom)
-                                   .propensity_source);
+    split.propensity_source = propensity_source_name(
+        eom(test, std::vector<int32_t>(test.n, 0), params.matching.eom).propensity_source);
     for (int level = 1; level <= params.budget_levels; ++level) {
         double fraction = double(level) / params.budget_levels;
         split.budget_fractions.push_back(fraction);

@@ -92,6 +92,20 @@ TEST(CommShardTest, TenRowsOverThreeRanksByHand) {
     }
 }
 
+TEST(CommShardTest, AlignedShardsTakeWholeBlocksByHand) {
+    // 10 rows in blocks of 3: blocks [0,3) [3,6) [6,9) [9,10) over 3 ranks: 2 + 1 + 1 blocks.
+    std::vector<std::pair<int64_t, int64_t>> expected = {{0, 6}, {6, 9}, {9, 10}};
+    for (int r = 0; r < 3; ++r) {
+        RowRange range = ShardOnlyCommunicator(r, 3).aligned_shard(10, 3);
+        EXPECT_EQ(range.begin, expected[size_t(r)].first) << "rank " << r;
+        EXPECT_EQ(range.end, expected[size_t(r)].second) << "rank " << r;
+    }
+    // More ranks than blocks: the last ranks get nothing, at the end of the rows.
+    RowRange idle = ShardOnlyCommunicator(4, 5).aligned_shard(10, 3);
+    EXPECT_EQ(idle.begin, 10);
+    EXPECT_EQ(idle.size(), 0);
+}
+
 TEST(CommShardTest, BlocksTileTheRowsInRankOrderAndDifferByAtMostOne) {
     for (int64_t n : {0, 1, 2, 5, 1000, 1001}) {
         for (int size : {1, 2, 3, 7}) {

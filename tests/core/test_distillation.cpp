@@ -7,6 +7,7 @@
 
 #include "core/distillation.h"
 #include "core/errors.h"
+#include "support/thread_ranks.h"
 
 namespace ca {
 namespace {
@@ -156,6 +157,48 @@ TEST(DistillTrainingTest, SameSeedGivesSameStudent) {
     EXPECT_EQ(a.network.layout().widths(), (std::vector<int>{3, 8, 4}));
 }
 
+// The ranks share each batch's parts and the validation rows: every rank ends with the bits
+// one process gets, for hard and soft labels, whatever the number of ranks (8 ranks leave
+// some without a part).
+TEST(DistillTrainingTest, EveryRankCountTrainsTheOneProcessStudent) {
+    const int k = 4, d = 3;
+    std::vector<float> centres = blob_centres(k, d);
+    Blobs train = make_blobs(700, k, d, 5, centres);
+    Blobs validation = make_blobs(9000, k, d, 6, centres);  // more than two inference blocks
+    TeacherClusters teacher;
+    teacher.k = k;
+    teacher.train_labels = train.labels;
+    teacher.validation_labels = validation.labels;
+    teacher.hidden = [d](const float* x, int64_t rows, float* z) { std::copy_n(x, rows * d, z); };
+    teacher.hidden_width = d;
+    teacher.centroids = centres;
+    for (const char* labels : {"hard", "soft"}) {
+        DistillationParams params;
+        params.epochs = 3;
+        params.hidden = {8};
+        params.batch_size = 100;
+        params.labels = labels;
+        const DistilledStudent one =
+            train_student(train.rows, validation.rows, teacher, params, cpu_backend());
+        for (int ranks : {2, 3, 8}) {
+            auto students = testing::run_on_ranks<DistilledStudent>(ranks, [&](Communicator& comm) {
+                return train_student(train.rows, validation.rows, teacher, params, cpu_backend(),
+                                     comm);
+            });
+            for (const DistilledStudent& student : students) {
+                EXPECT_EQ(student.network.parameters(), one.network.parameters())
+                    << labels << ", " << ranks << " ranks";
+                ASSERT_EQ(student.report.epochs.size(), one.report.epochs.size());
+                for (size_t e = 0; e < one.report.epochs.size(); ++e) {
+                    EXPECT_EQ(student.report.epochs[e].train_loss, one.report.epochs[e].train_loss);
+                    EXPECT_EQ(student.report.epochs[e].validation_agreement,
+                              one.report.epochs[e].validation_agreement);
+                }
+            }
+        }
+    }
+}
+
 TEST(DistillTrainingTest, LabelsOutsideTheClustersAreRefused) {
     std::vector<float> centres = blob_centres(2, 2);
     Blobs train = make_blobs(10, 2, 2, 7, centres);
@@ -179,7 +222,8 @@ TEST(DistillTrainingTest, LabelsOutsideTheClustersAreRefused) {
 TEST(DistillParamsTest, ReadsEveryKeyAndWritesItBack) {
     nlohmann::json document = {{"enabled", false},   {"hidden", {32, 16}},    {"epochs", 7},
                                {"batch_size", 128},  {"learning_rate", 0.01}, {"labels", "soft"},
-                               {"temperature", 2.5}, {"patience", 2},         {"seed", 9}};
+                               {"temperature", 2.5}, {"patience", 2},         {"seed", 9},
+                               {"gradient_parts", 8}};
     DistillationParams params =
         DistillationParams::from_config(ConfigNode::from_json(document, "test.json"));
     EXPECT_FALSE(params.enabled);
@@ -191,6 +235,7 @@ TEST(DistillParamsTest, ReadsEveryKeyAndWritesItBack) {
     EXPECT_DOUBLE_EQ(params.temperature, 2.5);
     EXPECT_EQ(params.patience, 2);
     EXPECT_EQ(params.seed, 9u);
+    EXPECT_EQ(params.gradient_parts, 8);
     EXPECT_EQ(params.to_json(), document);
 }
 
@@ -213,6 +258,7 @@ TEST(DistillParamsTest, BadValuesNameTheKey) {
     };
     EXPECT_NE(message_of({{"label", "hard"}}).find("label"), std::string::npos);
     EXPECT_NE(message_of({{"labels", "fuzzy"}}).find("labels"), std::string::npos);
+    EXPECT_NE(message_of({{"gradient_parts", 3}}).find("gradient_parts"), std::string::npos);
     EXPECT_NE(message_of({{"hidden", {64, 0}}}).find("hidden[1]"), std::string::npos);
     EXPECT_NE(message_of({{"temperature", 0}}).find("temperature"), std::string::npos);
     EXPECT_NE(message_of({{"epochs", -1}}).find("epochs"), std::string::npos);

@@ -15,6 +15,7 @@
 #include "core/kmeans.h"
 #include "core/multitask_network.h"
 #include "kernels/backend.h"
+#include "support/thread_ranks.h"
 
 namespace ca {
 namespace {
@@ -75,6 +76,29 @@ TEST(HrcBlocks, LabelsEqualKmeansAssignOnTheWholeZ) {
     }
     EXPECT_TRUE(
         hidden_labels(network, random_rows(0, 4, 1), centroids.data(), 5, cpu_backend()).empty());
+}
+
+// Ranks label their runs of whole blocks and share them: every rank gets every label, and
+// the labels are the one-process ones, also with more ranks than blocks.
+TEST(HrcBlocks, RanksShareTheLabellingOfWholeBlocks) {
+    const Dataset data = random_rows(9000, 4, 3);
+    MultiTaskNetwork network(tiny_network(), data.d, 2, 0);
+    const std::vector<float> z = whole_hidden(network, data);
+    const std::vector<float> centroids =
+        centroids_from(z, network.hidden_width(), {1, 900, 3000, 7000});
+    for (int64_t block : {int64_t(1000), int64_t(4096)}) {
+        const std::vector<int32_t> expected =
+            hidden_labels(network, data, centroids.data(), 4, cpu_backend(), block);
+        for (int ranks : {2, 3, 16}) {
+            auto labels =
+                testing::run_on_ranks<std::vector<int32_t>>(ranks, [&](Communicator& comm) {
+                    return hidden_labels(network, data, centroids.data(), 4, cpu_backend(), block,
+                                         comm);
+                });
+            for (const auto& rank_labels : labels)
+                EXPECT_EQ(rank_labels, expected) << ranks << " ranks, blocks of " << block;
+        }
+    }
 }
 
 TEST(HrcBlocks, HiddenOfListedRowsEqualsTheirRowsOfTheWholeZ) {

@@ -1,0 +1,80 @@
+// The gradient of a mini-batch cut into a fixed number of parts: each rank computes the parts
+// it owns (side by side on a backend that takes concurrent calls), and the parts' gradients
+// are added along the fixed tree of core/ordered_sum.h. The batch gradient, and so training,
+// has the same bits for any number of ranks and threads. Used by every trainer that
+// data-parallelises its mini-batches (the multi-task network, the distilled student).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "core/communicator.h"
+#include "core/ordered_sum.h"
+
+namespace ca {
+
+class PartedGradient {
+  public:
+    /// parts: a power of two, the same on every rank; parameters: the gradient's length.
+    PartedGradient(int parts, int64_t parameters, Communicator& comm, bool side_by_side)
+        : comm_(comm),
+          ownership_(parts, comm, parts),
+          parameters_(parameters),
+          side_by_side_(side_by_side && own_parts() > 1),
+          part_gradients_(size_t(own_parts()), std::vector<float>(size_t(parameters))),
+          part_losses_(size_t(own_parts()), 0.0),
+          batch_losses_(size_t(own_parts()), 0.0) {}
+
+    /// Parts this rank computes in each batch (0 when there are more ranks than parts).
+    int own_parts() const { return ownership_.end_part() - ownership_.first_part(); }
+
+    /// One mini-batch of `rows` rows. Calls part(q, rows_of_part, gradient) for each own part
+    /// q in [0, own_parts()), rows_of_part being a range within the batch; it writes that
+    /// part's d loss / d parameters into gradient (normalised by the whole batch's rows) and
+    /// returns the part's summed loss. A part without rows adds zeros. Returns the batch's
+    /// gradient, the same bits on every rank. Every rank must call it for every batch.
+    template <typename Part>
+    const std::vector<float>& batch(int64_t rows, Part&& part) {
+        const SumPlan plan(rows, comm_, ownership_.parts());
+        const int own = own_parts();
+#pragma omp parallel for schedule(static) if (side_by_side_)
+        for (int q = 0; q < own; ++q) {
+            std::vector<float>& gradient = part_gradients_[size_t(q)];
+            const RowRange range = plan.part_rows(plan.first_part() + q);
+            batch_losses_[size_t(q)] = 0.0;
+            if (range.size() == 0) {
+                std::fill(gradient.begin(), gradient.end(), 0.0f);
+                continue;
+            }
+            batch_losses_[size_t(q)] = part(q, range, gradient.data());
+        }
+        OrderedSum<float> sum(plan, parameters_);
+        for (int q = 0; q < own; ++q) {
+            part_losses_[size_t(q)] += batch_losses_[size_t(q)];
+            sum.add_part(part_gradients_[size_t(q)]);
+        }
+        total_ = sum.total(comm_);
+        return total_;
+    }
+
+    /// The summed loss of every part of every batch since the last call, the same bits on
+    /// every rank; starts a new sum. Every rank must call it.
+    double take_loss_total() {
+        const double total = ordered_total(ownership_, part_losses_, comm_);
+        std::fill(part_losses_.begin(), part_losses_.end(), 0.0);
+        return total;
+    }
+
+  private:
+    Communicator& comm_;
+    SumPlan ownership_;  ///< which parts this rank owns (its rows are unused)
+    int64_t parameters_;
+    bool side_by_side_;
+    std::vector<std::vector<float>> part_gradients_;
+    std::vector<double> part_losses_;   ///< per own part, over the batches so far
+    std::vector<double> batch_losses_;  ///< per own part, this batch
+    std::vector<float> total_;
+};
+
+}  // namespace ca
