@@ -10,6 +10,7 @@
 #include "core/hrc_method.h"
 #include "core/kmeans.h"
 #include "core/policy_serving.h"
+#include "experiments/level_sharing.h"
 
 namespace ca {
 
@@ -61,10 +62,12 @@ double costliest_arm_cost(const Dataset& test, const EomParams& params) {
     return best;
 }
 
-// Evaluation is not sharded: every rank scores the whole test split at every budget, which is
-// cheap next to training and k-means and leaves each rank with the same outcome.
+// Every rank fits and prepares the method on the whole test split; the budget levels are
+// matched on the ranks in turn (experiments/level_sharing.h), and each rank ends with the
+// same outcome.
 MethodOutcome evaluate_method(AllocationMethod& method, MethodContext& context, const Dataset& test,
-                              const SplitOutcome& split, const EvaluationParams& params) {
+                              const SplitOutcome& split, const EvaluationParams& params,
+                              Communicator& comm) {
     MethodOutcome outcome;
     outcome.method = method.name();
     double start = wall_seconds();
@@ -78,10 +81,17 @@ MethodOutcome evaluate_method(AllocationMethod& method, MethodContext& context, 
         method.choose(knob, choice);
         return choice;
     };
-    for (double budget : split.budgets) {
-        EomResult point = eom_at_budget(test, policy, method.knob_range(), budget, params.matching);
-        outcome.eom.push_back(point);
-        if (test.has_truth()) outcome.truth.push_back(true_policy_value(test, policy(point.knob)));
+    const std::vector<std::vector<double>> levels =
+        share_levels(int(split.budgets.size()), comm, [&](int level) {
+            EomResult point = eom_at_budget(test, policy, method.knob_range(),
+                                            split.budgets[size_t(level)], params.matching);
+            if (!test.has_truth()) return pack_level(point, nullptr);
+            const TrueOutcome truth = true_policy_value(test, policy(point.knob));
+            return pack_level(point, &truth);
+        });
+    for (const std::vector<double>& level : levels) {
+        outcome.eom.push_back(unpack_eom(level));
+        if (test.has_truth()) outcome.truth.push_back(unpack_truth(level));
     }
     std::vector<double> scores = method.treatment_scores();
     if (test.m == 2 && !scores.empty()) {
@@ -159,18 +169,25 @@ DistillationOutcome distill_hrc(const HrcMethod& hrc, const MethodOutcome& hrc_o
     out.student_widths = student.network.layout().widths();
     out.training = student.report;
     const bool lp_split = plan.hrc.deploy == "lp_split";
-    std::vector<int32_t> choice(test.n);
-    for (size_t level = 0; level < hrc_outcome.eom.size(); ++level) {
-        ServedAllocation served = served_from(hrc.allocate(hrc_outcome.eom[level].knob), lp_split);
-        for (int64_t i = 0; i < test.n; ++i) {
-            int64_t user = test.user_id.empty() ? i : test.user_id[i];
-            choice[i] = arm_for_user(served, clusters[i], user);
-        }
+    const std::vector<std::vector<double>> levels =
+        share_levels(int(hrc_outcome.eom.size()), *context.communicator, [&](int level) {
+            const ServedAllocation served =
+                served_from(hrc.allocate(hrc_outcome.eom[size_t(level)].knob), lp_split);
+            std::vector<int32_t> choice(test.n);
+            for (int64_t i = 0; i < test.n; ++i) {
+                int64_t user = test.user_id.empty() ? i : test.user_id[i];
+                choice[i] = arm_for_user(served, clusters[i], user);
+            }
+            if (!test.has_truth()) return pack_level(eom(test, choice, eom_params), nullptr);
+            const TrueOutcome truth = true_policy_value(test, choice);
+            return pack_level(eom(test, choice, eom_params), &truth);
+        });
+    for (size_t level = 0; level < levels.size(); ++level) {
         out.teacher_eom.push_back(hrc_outcome.eom[level]);
-        out.student_eom.push_back(eom(test, choice, eom_params));
+        out.student_eom.push_back(unpack_eom(levels[level]));
         if (!test.has_truth()) continue;
         out.teacher_truth.push_back(hrc_outcome.truth[level]);
-        out.student_truth.push_back(true_policy_value(test, choice));
+        out.student_truth.push_back(unpack_truth(levels[level]));
     }
     if (plan.build_policy)
         policy =
@@ -214,8 +231,14 @@ SplitOutcome evaluate_split(const DataSplits& splits, const EvaluationParams& pa
         double fraction = double(level) / params.budget_levels;
         split.budget_fractions.push_back(fraction);
         split.budgets.push_back(fraction * split.max_cost);
-        if (test.has_truth())
-            split.oracle_value.push_back(oracle_at_budget(test, fraction * split.max_cost).value);
+    }
+    if (test.has_truth()) {
+        for (const std::vector<double>& level :
+             share_levels(params.budget_levels, comm, [&](int level) {
+                 return std::vector<double>{
+                     oracle_at_budget(test, split.budgets[size_t(level)]).value};
+             }))
+            split.oracle_value.push_back(level[0]);
     }
 
     // The shared network is trained on first use, once per split.
@@ -240,7 +263,7 @@ SplitOutcome evaluate_split(const DataSplits& splits, const EvaluationParams& pa
         names.push_back("oracle");
     for (const std::string& name : names) {
         std::unique_ptr<AllocationMethod> method = factory(name, seed);
-        MethodOutcome outcome = evaluate_method(*method, context, test, split, params);
+        MethodOutcome outcome = evaluate_method(*method, context, test, split, params, comm);
         timer.add("method " + name, outcome.fit_seconds + outcome.evaluate_seconds);
         char line[160];
         std::snprintf(line, sizeof(line), "seed %llu: %s fitted in %.2f s, evaluated in %.2f s",

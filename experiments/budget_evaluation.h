@@ -91,9 +91,11 @@ using MethodFactory =
 
 /// Fits and evaluates every method on one split of the data; with a distillation plan, HRC
 /// (when among the methods) is also distilled into a student and evaluated through it. With
-/// several ranks (each passing the same split) the shared network's training and HRC's k-means
-/// and estimates are sharded over them; everything else runs whole on every rank, so every
-/// rank returns the same outcome.
+/// several ranks (each passing the same split) the shared network's and the student's
+/// training, HRC's k-means, estimates and cluster labels are sharded over them and the budget
+/// levels are matched on the ranks in turn; the baselines' own models and each method's
+/// scoring of the test rows run whole on every rank. Every rank returns the same outcome, the
+/// one-process one.
 SplitOutcome evaluate_split(const DataSplits& splits, const EvaluationParams& params,
                             const MultiTaskNetworkParams& network_params,
                             const MethodFactory& factory, Backend& backend, uint64_t seed,
