@@ -82,7 +82,8 @@ std::string write_rct_csv(const fs::path& path) {
 std::string rct_config(const std::string& data_object) {
     return R"({
       "name": "ranks_from_file",
-      "data": )" + data_object + R"(,
+      "data": )" +
+           data_object + R"(,
       "network": {"hidden1": 32, "hidden2": 16, "head_hidden": 16, "max_epochs": 5,
                   "patience": 5, "batch_size": 256},
       "kmeans": {"k": 6},
@@ -117,8 +118,7 @@ TEST(RanksMpiRunTest, TwoRanksReadingRowBlocksOfAnHdf5FileMatchOneProcess) {
                                         " --chunk 700 --out " + stored.string());
     ASSERT_EQ(converted.exit_code, 0) << converted.output;
     expect_two_ranks_equal_one_process(
-        rct_config(R"({"source": "hdf5", "path": ")" + stored.string() + R"("})"),
-        "e2e_mpi_hdf5");
+        rct_config(R"({"source": "hdf5", "path": ")" + stored.string() + R"("})"), "e2e_mpi_hdf5");
 }
 
 TEST(RanksMpiRunTest, FailingRankEndsTheJobAndLeavesNoOutput) {
@@ -148,6 +148,35 @@ TEST(RanksMpiRunTest, FailingRankEndsTheJobAndLeavesNoOutput) {
     EXPECT_NE(result.output.find("rank 1: "), std::string::npos) << result.output;
     EXPECT_NE(result.output.find("missing.csv"), std::string::npos) << result.output;
     EXPECT_FALSE(fs::exists(out)) << "a failed job must not leave a result folder";
+    for (const auto& entry : fs::directory_iterator(root))
+        EXPECT_EQ(entry.path().filename().string().find("out."), std::string::npos)
+            << "staging left behind: " << entry.path();
+}
+
+// A rank killed mid-run (SIGKILL: nothing of it can clean up) ends the whole job with a
+// non-zero status and a message naming it, and the survivors leave no output folder.
+TEST(RanksMpiRunTest, KilledRankEndsTheJobAndLeavesNoOutput) {
+    REQUIRE_MPIRUN(mpirun);
+    fs::path root = fresh_directory("e2e_mpi_killed_rank");
+    std::string config = write_text(root / "config.json", R"({
+      "name": "ranks_killed",
+      "data": {"source": "synthetic",
+               "synthetic": {"rows": 64000, "features": 12, "arms": 5, "seed": 2}},
+      "network": {"max_epochs": 200, "patience": 200},
+      "kmeans": {"k": 64},
+      "evaluation": {"seeds": 1, "budget_levels": 5, "methods": ["HRC"]}
+    })");
+    fs::path out = root / "out";
+    std::string run = binary() + " run --config " + config + " --out " + out.string();
+    // Rank 1 runs under a shell that kills it with SIGKILL after a second, in training.
+    std::string killer = "sh -c '" + run + " & child=$!; sleep 1; kill -9 $child; wait $child'";
+    CommandResult result =
+        run_shell(mpirun_options(mpirun) + "-np 1 " + run + " : -np 1 " + killer);
+
+    EXPECT_NE(result.exit_code, 0) << result.output;
+    EXPECT_NE(result.output.find("Process name: [["), std::string::npos) << result.output;
+    EXPECT_NE(result.output.find("],1]"), std::string::npos) << "rank 1 named: " << result.output;
+    EXPECT_FALSE(fs::exists(out)) << "a killed job must not leave a result folder";
     for (const auto& entry : fs::directory_iterator(root))
         EXPECT_EQ(entry.path().filename().string().find("out."), std::string::npos)
             << "staging left behind: " << entry.path();
