@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "core/communicator.h"
@@ -98,21 +99,70 @@ std::string overview_markdown(const std::string& title,
     return out.str();
 }
 
+// Every dataset's run is shared by the ranks of the launch (as in `run`); rank 0 alone prints
+// and writes. With several ranks the output folder is staged only once every dataset is done,
+// so a rank that fails (and aborts the job) leaves no staged folder behind.
+int compare_on_ranks(const ConfigNode& root, const std::string& config_path,
+                     const ExperimentOverrides& overrides,
+                     const std::vector<DatasetEntry>& datasets, const std::string& out_dir,
+                     const std::string& command, Communicator& comm) {
+    const bool writer = comm.rank() == 0;
+    std::optional<StagedDirectory> staged;
+    if (writer) staged.emplace(out_dir);  // an unwritable output path fails at once
+    if (comm.size() > 1) staged.reset();
+
+    std::vector<ExperimentResult> results;
+    std::vector<std::string> skipped;
+    for (const auto& dataset : datasets) {
+        std::string data_file = data_file_of(dataset.patched);
+        if (!data_file.empty() && !fs::exists(resolve(data_file))) {
+            std::string line =
+                dataset.config_path + ": data file " + data_file + " is absent; skipped";
+            log_warning(line);
+            skipped.push_back(line);
+            continue;
+        }
+        ConfigNode node = ConfigNode::from_json(dataset.patched, dataset.config_path);
+        results.push_back(run_experiment(node, dataset.config_path, overrides, command, comm));
+        if (writer)
+            std::cout << format_console_table(results.back().summary, results.back().title) << "\n"
+                      << std::flush;
+    }
+    if (results.empty()) CA_THROW(InputError, config_path << ": every dataset was skipped");
+    comm.barrier();
+    if (!writer) return 0;
+
+    if (!staged) staged.emplace(out_dir);
+    for (const ExperimentResult& result : results) {
+        fs::create_directories(staged->path(result.name));
+        write_experiment(result, *staged, result.name + "/");
+    }
+    const std::string title =
+        root.string("name", fs::path(config_path).stem().string()) +
+        (root.has("description") ? ": " + root.string("description", "") : "");
+    staged->write("summary.md", overview_markdown(title, results, skipped));
+    staged->write("run_info.json", nlohmann::json{{"command", command},
+                                                  {"config", root.json()},
+                                                  {"revision", git_revision()},
+                                                  {"machine", machine_description()},
+                                                  {"ranks", comm.size()},
+                                                  {"skipped", skipped}}
+                                           .dump(2) +
+                                       "\n");
+    staged->commit();
+    log_info("wrote " + staged->final_path());
+    return 0;
+}
+
 }  // namespace
 
 int compare_command(int argc, char** argv) {
     CliOptions options = CliOptions::parse(argc, argv, 2, kCompareFlags);
-    if (launcher_ranks() > 1)
-        CA_THROW(ConfigError, "compare runs in one process (every process would write the same "
-                              "tables); spread a grid over processes with `sweep`, or give one "
-                              "dataset's `run` all the ranks");
     if (options.has("quiet")) set_log_level(LogLevel::kWarning);
     std::string config_path = options.required("config");
     ConfigNode root = ConfigNode::from_file(config_path);
     root.allow_only({"name", "description", "datasets", "methods", "seeds", "overrides"});
     std::string name = root.string("name", fs::path(config_path).stem().string());
-    std::string title = name + (root.has("description") ? ": " + root.string("description", "")
-                                                        : "");
 
     ExperimentOverrides overrides;
     overrides.methods = root.strings("methods", {});
@@ -124,41 +174,22 @@ int compare_command(int argc, char** argv) {
 
     // Check every dataset config before the first long run.
     for (const auto& dataset : datasets)
-        validate_experiment(ConfigNode::from_json(dataset.patched, dataset.config_path),
-                            overrides);
+        validate_experiment(ConfigNode::from_json(dataset.patched, dataset.config_path), overrides);
 
-    StagedDirectory staged(options.get("out", "results/" + name));
-    std::vector<ExperimentResult> results;
-    std::vector<std::string> skipped;
-    std::string command = joined_command(argc, argv);
-    for (const auto& dataset : datasets) {
-        std::string data_file = data_file_of(dataset.patched);
-        if (!data_file.empty() && !fs::exists(resolve(data_file))) {
-            std::string line = dataset.config_path + ": data file " + data_file +
-                               " is absent; skipped";
-            log_warning(line);
-            skipped.push_back(line);
-            continue;
-        }
-        ConfigNode node = ConfigNode::from_json(dataset.patched, dataset.config_path);
-        ExperimentResult result = run_experiment(node, dataset.config_path, overrides, command);
-        std::cout << format_console_table(result.summary, result.title) << "\n" << std::flush;
-        fs::create_directories(staged.path(result.name));
-        write_experiment(result, staged, result.name + "/");
-        results.push_back(std::move(result));
+    const std::string out_dir = options.get("out", "results/" + name);
+    const std::string command = joined_command(argc, argv);
+    std::unique_ptr<Communicator> comm = make_communicator(
+        "auto", "command line", overrides.device.empty() ? "cpu" : overrides.device);
+    set_log_rank(comm->rank());
+    if (comm->size() == 1)
+        return compare_on_ranks(root, config_path, overrides, datasets, out_dir, command, *comm);
+    // One rank's error must end the others, which may be waiting in a collective for it.
+    try {
+        return compare_on_ranks(root, config_path, overrides, datasets, out_dir, command, *comm);
+    } catch (const std::exception& error) {
+        comm->abort("error: rank " + std::to_string(comm->rank()) + ": " + error.what());
     }
-    if (results.empty()) CA_THROW(InputError, config_path << ": every dataset was skipped");
-
-    staged.write("summary.md", overview_markdown(title, results, skipped));
-    staged.write("run_info.json", nlohmann::json{{"command", command},
-                                                 {"config", root.json()},
-                                                 {"revision", git_revision()},
-                                                 {"machine", machine_description()},
-                                                 {"skipped", skipped}}
-                                          .dump(2) + "\n");
-    staged.commit();
-    log_info("wrote " + staged.final_path());
-    return 0;
+    return 1;  // not reached: abort() ends the process
 }
 
 }  // namespace ca

@@ -28,6 +28,7 @@ using namespace mpi_test;
 using testing::CommandResult;
 using testing::fresh_directory;
 using testing::read_json;
+using testing::read_text;
 using testing::write_text;
 
 // 4,000 users, 3 arms, a small network and K = 8: a few seconds per run.
@@ -119,6 +120,42 @@ TEST(RanksMpiRunTest, TwoRanksReadingRowBlocksOfAnHdf5FileMatchOneProcess) {
     ASSERT_EQ(converted.exit_code, 0) << converted.output;
     expect_two_ranks_equal_one_process(
         rct_config(R"({"source": "hdf5", "path": ")" + stored.string() + R"("})"), "e2e_mpi_hdf5");
+}
+
+// `compare` under mpirun: every dataset's run is shared by the ranks; every method, the
+// baselines included, gives the one-process curves, and rank 0 alone writes.
+TEST(RanksMpiRunTest, TwoRankCompareMatchesOneProcess) {
+    REQUIRE_MPIRUN(mpirun);
+    fs::path root = fresh_directory("e2e_mpi_compare");
+    std::string csv = write_rct_csv(root / "rct.csv");
+    std::string binary_config = write_text(root / "rct.json", rct_config(csv_data_object(csv)));
+    std::string synthetic = write_text(root / "synthetic.json", synthetic_config());
+    std::string compare = write_text(root / "compare.json", R"({
+      "name": "ranks_compare", "seeds": 1,
+      "methods": ["HRC", "TSM-SL", "TSM-CF", "DRP", "DRM", "DFCL-PL", "DFCL-IFD", "random"],
+      "overrides": {"evaluation": {"budget_levels": 4}, "distillation": {"epochs": 3}},
+      "datasets": [{"config": ")" + binary_config + R"("}, {"config": ")" +
+                                                                synthetic + R"("}]
+    })");
+    fs::path one = root / "one", two = root / "two";
+    const std::string command = binary() + " compare --config " + compare + " --epochs 3 --out ";
+    CommandResult single =
+        run_shell(without_job_variables() + "OMP_NUM_THREADS=2 " + command + one.string());
+    ASSERT_EQ(single.exit_code, 0) << single.output;
+    CommandResult ranks = run_shell(mpirun_options(mpirun) + "-np 2 " + command + two.string());
+    ASSERT_EQ(ranks.exit_code, 0) << ranks.output;
+
+    EXPECT_EQ(occurrences(ranks.output, "wrote "), 1u) << ranks.output;
+    EXPECT_EQ(printed_table(ranks.output), printed_table(single.output));
+    EXPECT_EQ(read_json(two / "run_info.json")["ranks"], 2);
+    for (const char* dataset : {"ranks_from_file", "ranks_synthetic"}) {
+        EXPECT_EQ(read_text(two / dataset / "budget_curve.csv"),
+                  read_text(one / dataset / "budget_curve.csv"))
+            << dataset;
+        EXPECT_EQ(read_text(two / dataset / "cluster_table.csv"),
+                  read_text(one / dataset / "cluster_table.csv"))
+            << dataset;
+    }
 }
 
 TEST(RanksMpiRunTest, FailingRankEndsTheJobAndLeavesNoOutput) {
