@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <sstream>
+#include <type_traits>
 
 #include "core/errors.h"
 
@@ -423,7 +425,8 @@ TreeSample draw_tree_sample(const uint8_t* treated, int64_t n, const CausalFores
 
 CausalForest::CausalForest(CausalForestParams params) : params_(params) { params_.check(); }
 
-void CausalForest::fit(const float* x, int64_t n, int d, const uint8_t* treated, const float* y) {
+void CausalForest::fit(const float* x, int64_t n, int d, const uint8_t* treated, const float* y,
+                       Communicator& comm) {
     check_training_input(x, n, d, treated, y);
     ArmRows arms = rows_by_arm(treated, n);
     check_arm_sizes(arms, params_);
@@ -439,11 +442,30 @@ void CausalForest::fit(const float* x, int64_t n, int d, const uint8_t* treated,
 
     d_ = d;
     trees_.assign(size_t(params_.trees), CausalTree{});
-    // Each tree depends only on (seed, tree index), so the schedule cannot change the forest.
+    // Each tree depends only on (seed, tree index), so neither the schedule nor the rank that
+    // grows it can change the forest.
+    const int ranks = comm.size(), rank = comm.rank();
+    const int own_trees = (params_.trees - rank + ranks - 1) / ranks;
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int t = 0; t < params_.trees; ++t) {
+    for (int k = 0; k < own_trees; ++k) {
+        const int t = rank + k * ranks;
         TreeGrower grower(data, params_, t, sample_tree(arms, params_, t));
         trees_[size_t(t)] = grower.grow();
+    }
+    if (ranks > 1) share_trees(comm);
+}
+
+// Tree t from rank t mod ranks to every rank, its nodes as raw bytes (the same binary on every
+// rank).
+void CausalForest::share_trees(Communicator& comm) {
+    static_assert(std::is_trivially_copyable<CausalTreeNode>::value, "sent as bytes");
+    for (int t = 0; t < params_.trees; ++t) {
+        std::vector<CausalTreeNode>& nodes = trees_[size_t(t)].nodes;
+        std::vector<char> bytes(nodes.size() * sizeof(CausalTreeNode));
+        if (!bytes.empty()) std::memcpy(bytes.data(), nodes.data(), bytes.size());
+        comm.broadcast_from(t % comm.size(), bytes);
+        nodes.resize(bytes.size() / sizeof(CausalTreeNode));
+        if (!bytes.empty()) std::memcpy(nodes.data(), bytes.data(), bytes.size());
     }
 }
 

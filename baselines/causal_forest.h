@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "core/communicator.h"
 #include "core/config.h"
 
 namespace ca {
@@ -90,9 +91,12 @@ class CausalForest {
     explicit CausalForest(CausalForestParams params);
 
     /// Grows the forest on n rows of d features (row-major x), treatment flags and outcomes.
-    /// Deterministic for the seed whatever the thread count. InputError for non-finite
-    /// features or outcomes, flags other than 0/1, or an arm too small to fill both halves.
-    void fit(const float* x, int64_t n, int d, const uint8_t* treated, const float* y);
+    /// Deterministic for the seed whatever the thread and rank count: with several ranks each
+    /// grows the trees t = rank mod ranks and every rank receives every tree. InputError for
+    /// non-finite features or outcomes, flags other than 0/1, or an arm too small to fill both
+    /// halves.
+    void fit(const float* x, int64_t n, int d, const uint8_t* treated, const float* y,
+             Communicator& comm = local_communicator());
 
     /// Predictions for n rows of the fitted width d.
     ForestPrediction predict(const float* x, int64_t n) const;
@@ -106,6 +110,8 @@ class CausalForest {
     double mean_leaves() const;
 
   private:
+    void share_trees(Communicator& comm);
+
     CausalForestParams params_;
     int d_ = 0;
     std::vector<CausalTree> trees_;

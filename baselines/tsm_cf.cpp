@@ -94,7 +94,8 @@ void TsmCfMethod::fit(MethodContext& context) {
             const std::vector<float>& y = outcome == 0 ? rows.value : rows.cost;
             double forest_start = wall_seconds();
             try {
-                forest->fit(rows.x.data(), rows.n, train.d, rows.treated.data(), y.data());
+                forest->fit(rows.x.data(), rows.n, train.d, rows.treated.data(), y.data(),
+                            *context.communicator);
             } catch (const InputError& error) {
                 CA_THROW(InputError, "TSM-CF, arm \"" << arm_label(train, arm)
                                                       << "\" vs control: " << error.what());

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <random>
 #include <string>
@@ -19,6 +20,7 @@
 #include "experiments/budget_evaluation.h"
 #include "experiments/method_registry.h"
 #include "kernels/backend.h"
+#include "support/thread_ranks.h"
 
 namespace ca {
 namespace {
@@ -237,6 +239,35 @@ TEST(CausalForest, SameSeedSameForestWhateverTheThreadCount) {
     params.seed = 10;
     ForestPrediction other = fitted(trial, params).predict(trial.x.data(), trial.n);
     EXPECT_NE(one.effect, other.effect);
+}
+
+// Ranks grow the trees t = rank mod ranks and share them: every rank holds the one-process
+// forest, node for node, also with more ranks than trees.
+TEST(CausalForest, EveryRankCountGrowsTheOneProcessForest) {
+    Trial trial = step_trial(1200, 4, 1.0, 26);
+    CausalForestParams params;
+    params.trees = 7;
+    params.seed = 3;
+    const CausalForest one = fitted(trial, params);
+    for (int ranks : {2, 3, 9}) {
+        auto forests =
+            testing::run_on_ranks<std::vector<CausalTree>>(ranks, [&](Communicator& comm) {
+                CausalForest forest(params);
+                forest.fit(trial.x.data(), trial.n, trial.d, trial.treated.data(), trial.y.data(),
+                           comm);
+                return forest.trees();
+            });
+        for (const std::vector<CausalTree>& trees : forests) {
+            ASSERT_EQ(trees.size(), one.trees().size());
+            for (size_t t = 0; t < trees.size(); ++t) {
+                const auto& got = trees[t].nodes;
+                const auto& want = one.trees()[t].nodes;
+                ASSERT_EQ(got.size(), want.size()) << ranks << " ranks, tree " << t;
+                EXPECT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * sizeof(got[0])))
+                    << ranks << " ranks, tree " << t;
+            }
+        }
+    }
 }
 
 TEST(CausalForest, RejectsBadInputWithTheRowAndValue) {
