@@ -18,6 +18,7 @@
 #include "core/individual_solver.h"
 #include "core/log.h"
 #include "core/reference_policies.h"
+#include "core/shuffle.h"
 
 namespace ca {
 
@@ -161,7 +162,7 @@ void DfclMethod::fit(MethodContext& context) {
     std::iota(order.begin(), order.end(), 0);
     int epochs_since_best = 0;
     for (int epoch = 1; epoch <= params_.max_epochs; ++epoch) {
-        std::shuffle(order.begin(), order.end(), order_engine);
+        shuffle_rows(order, order_engine);
         fine_tune_epoch(network, loss, train, train_weight, order, params_, adam, context.backend);
         const double selected = validation_value(network, selection, selection_weight, lambdas_,
                                                  loss_params_.value_scale, context.backend);

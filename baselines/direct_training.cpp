@@ -12,6 +12,9 @@
 #include "core/adam_optimizer.h"
 #include "core/errors.h"
 #include "core/log.h"
+#include "core/parted_gradient.h"
+#include "core/rank_gather.h"
+#include "core/shuffle.h"
 
 namespace ca {
 
@@ -70,11 +73,16 @@ void gather_features(const Dataset& data, const int64_t* rows, int64_t count,
         std::memcpy(out.data() + b * data.d, data.row(rows[b]), sizeof(float) * data.d);
 }
 
+// The loss of the held-out rows as one batch. Each rank scores its run of whole inference
+// blocks; the outputs are joined, so every rank computes the loss on the same numbers.
 double held_out_loss(const Mlp& network, const RowSelection& held_out, const std::vector<float>& x,
-                     const OutputLoss& loss, Backend& backend, std::vector<float>& output) {
+                     const OutputLoss& loss, Backend& backend, Communicator& comm) {
     const int64_t count = int64_t(held_out.rows.size());
-    output.resize(size_t(count) * network.output_width());
-    network.infer(x.data(), count, backend, output.data());
+    const int width = network.output_width();
+    const RowRange own = comm.aligned_shard(count, MlpLayout::kInferenceBlockRows);
+    std::vector<float> output(size_t(own.size()) * width);
+    network.infer(x.data() + own.begin * network.input_width(), own.size(), backend, output.data());
+    join_over_ranks(comm, output);
     return loss(*held_out.data, held_out.rows.data(), count, output.data(), nullptr);
 }
 
@@ -93,44 +101,105 @@ std::vector<float> infer_rows(const Mlp& network, const Dataset& data,
     return out;
 }
 
+namespace {
+
+// One epoch of mini-batches. Each batch is cut into kDirectGradientParts parts shared by the
+// ranks: the parts' outputs are joined, the coupled loss is taken over the whole batch on
+// every rank, and each part backpropagates its rows' share (core/parted_gradient.h).
+class DirectTrainer {
+  public:
+    DirectTrainer(Mlp& network, const RowSelection& train, const OutputLoss& loss,
+                  const DirectNetworkParams& params, Backend& backend, Communicator& comm)
+        : network_(network),
+          train_(train),
+          loss_(loss),
+          params_(params),
+          backend_(backend),
+          adam_(network.parameter_count(), adam_params(params)),
+          parted_(kDirectGradientParts, network.parameter_count(), comm,
+                  backend.concurrent_calls()),
+          parts_(size_t(parted_.own_parts())) {}
+
+    void run_epoch(const std::vector<int64_t>& order) {
+        const MlpLayout& layout = network_.layout();
+        const int width = network_.output_width();
+        for (int64_t start = 0; start < int64_t(order.size()); start += params_.batch_size) {
+            const int64_t count = std::min<int64_t>(params_.batch_size, order.size() - start);
+            const int64_t* rows = order.data() + start;
+            const float* parameters = network_.parameters().data();
+            auto forward = [&](int q, RowRange part, float* outputs) {
+                Part& mine = parts_[size_t(q)];
+                gather_features(*train_.data, rows + part.begin, part.size(), mine.x);
+                layout.forward(parameters, mine.x.data(), part.size(), backend_, mine.workspace);
+                const float* out = mine.workspace.layer_output(layout.layer_count() - 1);
+                std::copy_n(out, part.size() * width, outputs);
+            };
+            auto loss = [&](const float* outputs, float* output_gradient) {
+                return loss_(*train_.data, rows, count, outputs, output_gradient);
+            };
+            auto backward = [&](int q, RowRange part, const float* output_gradient,
+                                float* gradient) {
+                Part& mine = parts_[size_t(q)];
+                layout.backward(parameters, mine.x.data(), output_gradient, part.size(), backend_,
+                                mine.workspace, gradient, nullptr);
+            };
+            const std::vector<float>& gradient =
+                parted_.coupled_batch(count, width, forward, loss, backward);
+            adam_.step(network_.parameters().data(), gradient.data(), backend_);
+        }
+    }
+
+  private:
+    // What one part of a batch reuses from batch to batch: its rows' features (read again by
+    // the backward pass) and the activations.
+    struct Part {
+        std::vector<float> x;
+        MlpWorkspace workspace;
+    };
+
+    static AdamParams adam_params(const DirectNetworkParams& params) {
+        AdamParams adam;
+        adam.learning_rate = float(params.learning_rate);
+        return adam;
+    }
+
+    Mlp& network_;
+    const RowSelection& train_;
+    const OutputLoss& loss_;
+    const DirectNetworkParams& params_;
+    Backend& backend_;
+    AdamOptimizer adam_;
+    PartedGradient parted_;
+    std::vector<Part> parts_;
+};
+
+}  // namespace
+
 DirectTrainingReport train_direct_network(Mlp& network, const RowSelection& train,
                                           const RowSelection& held_out, const OutputLoss& loss,
                                           const DirectNetworkParams& params, uint64_t seed,
-                                          Backend& backend, const std::string& label) {
+                                          Backend& backend, const std::string& label,
+                                          Communicator& comm) {
     CA_ASSERT(train.data != nullptr && !train.rows.empty());
     const RowSelection& stopping = held_out.rows.empty() ? train : held_out;
-    std::vector<float> stopping_x, stopping_output;
+    std::vector<float> stopping_x;
     gather_features(*stopping.data, stopping.rows.data(), int64_t(stopping.rows.size()),
                     stopping_x);
 
-    AdamParams adam_params;
-    adam_params.learning_rate = float(params.learning_rate);
-    AdamOptimizer adam(network.parameter_count(), adam_params);
     std::mt19937_64 order_engine(direct_seed(seed, 7));
     std::vector<int64_t> order = train.rows;
-    std::vector<float> batch_x, grad_output;
-    MlpWorkspace workspace;
+    DirectTrainer trainer(network, train, loss, params, backend, comm);
 
     DirectTrainingReport report;
-    report.initial_loss =
-        held_out_loss(network, stopping, stopping_x, loss, backend, stopping_output);
+    report.initial_loss = held_out_loss(network, stopping, stopping_x, loss, backend, comm);
     report.best_loss = report.initial_loss;
     std::vector<float> best_parameters = network.parameters();
     int epochs_since_best = 0;
     for (int epoch = 1; epoch <= params.max_epochs; ++epoch) {
-        std::shuffle(order.begin(), order.end(), order_engine);
-        for (int64_t start = 0; start < int64_t(order.size()); start += params.batch_size) {
-            const int64_t count = std::min<int64_t>(params.batch_size, order.size() - start);
-            gather_features(*train.data, order.data() + start, count, batch_x);
-            network.forward(batch_x.data(), count, backend, workspace);
-            grad_output.assign(size_t(count) * network.output_width(), 0.0f);
-            loss(*train.data, order.data() + start, count, network.output(workspace),
-                 grad_output.data());
-            network.backward(batch_x.data(), grad_output.data(), count, backend, workspace);
-            adam.step(network.parameters().data(), network.gradient().data(), backend);
-        }
+        shuffle_rows(order, order_engine);
+        trainer.run_epoch(order);
         const double stopping_loss =
-            held_out_loss(network, stopping, stopping_x, loss, backend, stopping_output);
+            held_out_loss(network, stopping, stopping_x, loss, backend, comm);
         if (!std::isfinite(stopping_loss))
             CA_THROW(ConfigError, label << ": training diverged in epoch " << epoch
                                         << "; lower its learning_rate (now " << params.learning_rate

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/communicator.h"
 #include "core/config.h"
 #include "core/dataset.h"
 #include "core/mlp.h"
@@ -54,12 +55,19 @@ struct DirectTrainingReport {
 /// {input, hidden..., outputs}.
 std::vector<int> direct_widths(int input, const std::vector<int>& hidden, int outputs);
 
+/// Parts each mini-batch of a direct baseline is cut into: the ranks share them (on the CPU
+/// they run side by side); the trained scorer does not depend on the ranks or threads.
+constexpr int kDirectGradientParts = 4;
+
 /// Trains network on train.rows with loss; the held-out loss is computed on all held_out.rows
-/// as one batch (train.rows when held_out has none). label prefixes the log line.
+/// as one batch (train.rows when held_out has none). label prefixes the log line. With
+/// several ranks each computes its parts of every batch (the loss, which couples a batch's
+/// rows, is taken over the joined outputs) and every rank ends with the same weights.
 DirectTrainingReport train_direct_network(Mlp& network, const RowSelection& train,
                                           const RowSelection& held_out, const OutputLoss& loss,
                                           const DirectNetworkParams& params, uint64_t seed,
-                                          Backend& backend, const std::string& label);
+                                          Backend& backend, const std::string& label,
+                                          Communicator& comm = local_communicator());
 
 /// Outputs of network for the listed rows of data (rows x outputs), in blocks.
 std::vector<float> infer_rows(const Mlp& network, const Dataset& data,

@@ -135,9 +135,9 @@ void DrmMethod::fit(MethodContext& context) {
     std::vector<int64_t> train_rows(train.n), held_out_rows(context.validation.n);
     std::iota(train_rows.begin(), train_rows.end(), 0);
     std::iota(held_out_rows.begin(), held_out_rows.end(), 0);
-    report_ =
-        train_direct_network(network_, {&train, train_rows}, {&context.validation, held_out_rows},
-                             loss, params_.network, seed, context.backend, "DRM");
+    report_ = train_direct_network(network_, {&train, train_rows},
+                                   {&context.validation, held_out_rows}, loss, params_.network,
+                                   seed, context.backend, "DRM", *context.communicator);
 }
 
 void DrmMethod::prepare(const Dataset& rows, Backend& backend) {

@@ -307,7 +307,7 @@ void DrpMethod::fit(MethodContext& context) {
         reports_.push_back(train_direct_network(
             scorers_.back(), train_rows, held_out,
             drp_output_loss(arm, params_.score_bound, value_floor), params_.network, seed,
-            context.backend, "DRP arm " + std::to_string(arm)));
+            context.backend, "DRP arm " + std::to_string(arm), *context.communicator));
         if (params_.arm_rule != DrpArmRule::kCalibratedRatio) continue;
         const RowSelection& rows = held_out.rows.empty() ? train_rows : held_out;
         ratios_.push_back(calibrate_scorer(scorers_.back(), rows, arm, params_.calibration_bins,

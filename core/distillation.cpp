@@ -12,6 +12,7 @@
 #include "core/errors.h"
 #include "core/log.h"
 #include "core/parted_gradient.h"
+#include "core/shuffle.h"
 
 namespace ca {
 
@@ -160,11 +161,6 @@ void check_labels(const std::vector<int32_t>& labels, int64_t rows, int k, const
         if (labels[i] < 0 || labels[i] >= k)
             CA_THROW(InputError, "distillation: " << split << " row " << i << " has cluster "
                                                   << labels[i] << ", outside [0, " << k << ")");
-}
-
-// Fisher-Yates over mt19937_64 (std::shuffle differs between standard libraries).
-void shuffle_rows(std::vector<int64_t>& order, std::mt19937_64& rng) {
-    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
 }
 
 // Shuffled mini-batches, each cut into the fixed parts of core/parted_gradient.h: the ranks

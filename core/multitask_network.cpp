@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/ordered_sum.h"
 #include "core/parted_gradient.h"
+#include "core/shuffle.h"
 
 namespace ca {
 
@@ -82,11 +83,6 @@ std::string row_location(const Dataset& data, int64_t row) {
     return data.source + ": row " + std::to_string(row + 1) + ": ";
 }
 
-// Fisher-Yates; the modulo bias of a 64-bit draw is far below anything measurable here.
-void shuffle_rows(std::vector<int64_t>& order, std::mt19937_64& engine) {
-    for (int64_t i = int64_t(order.size()) - 1; i > 0; --i)
-        std::swap(order[i], order[engine() % uint64_t(i + 1)]);
-}
 }  // namespace
 
 MultiTaskNetwork::MultiTaskNetwork(const MultiTaskNetworkParams& params, int d, int m, int n_aux)

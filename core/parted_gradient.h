@@ -11,6 +11,7 @@
 
 #include "core/communicator.h"
 #include "core/ordered_sum.h"
+#include "core/rank_gather.h"
 
 namespace ca {
 
@@ -56,6 +57,36 @@ class PartedGradient {
         }
         total_ = sum.total(comm_);
         return total_;
+    }
+
+    /// One mini-batch under a loss that couples its rows (a ratio or ranking loss over the
+    /// batch). forward(q, rows_of_part, outputs) writes `width` outputs for each row of own
+    /// part q; every part's outputs, in batch order, then reach every rank, and
+    /// loss(outputs, output_gradient) returns the batch's loss and writes d loss / d outputs
+    /// (every rank computes the same numbers); backward(q, rows_of_part, output_gradient,
+    /// gradient) writes the part's parameter gradient from its rows' output gradient. Returns
+    /// the batch's gradient, the same bits on every rank; the loss is added to the total.
+    template <typename Forward, typename Loss, typename Backward>
+    const std::vector<float>& coupled_batch(int64_t rows, int width, Forward&& forward, Loss&& loss,
+                                            Backward&& backward) {
+        const SumPlan plan(rows, comm_, ownership_.parts());
+        const RowRange own_rows = plan.own_rows();
+        std::vector<float> outputs(size_t(own_rows.size()) * size_t(width));
+        const int own = own_parts();
+#pragma omp parallel for schedule(static) if (side_by_side_)
+        for (int q = 0; q < own; ++q) {
+            const RowRange range = plan.part_rows(plan.first_part() + q);
+            if (range.size() > 0)
+                forward(q, range, outputs.data() + (range.begin - own_rows.begin) * width);
+        }
+        join_over_ranks(comm_, outputs);
+        std::vector<float> output_gradient(outputs.size(), 0.0f);
+        const double batch_loss = loss(outputs.data(), output_gradient.data());
+        if (own > 0 && ownership_.first_part() == 0) part_losses_[0] += batch_loss;  // once
+        return batch(rows, [&](int q, RowRange range, float* gradient) {
+            backward(q, range, output_gradient.data() + range.begin * width, gradient);
+            return 0.0;
+        });
     }
 
     /// The summed loss of every part of every batch since the last call, the same bits on

@@ -5,14 +5,18 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <numeric>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "baselines/direct_test_support.h"
+#include "baselines/drm.h"
 #include "baselines/drp.h"
 #include "core/errors.h"
 #include "experiments/method_registry.h"
+#include "support/thread_ranks.h"
 
 namespace ca {
 namespace {
@@ -188,6 +192,45 @@ TEST(DrpMethodTest, BinaryPolicyBeatsRandomAtEveryBudget) {
     method.fit(shared.context());
     testing_support::expect_beats_random(method, split.test);
     EXPECT_EQ(method.treatment_scores().size(), size_t(split.test.n));
+}
+
+// The direct baselines on several ranks: each batch's parts are shared, the coupled loss is
+// taken over the joined outputs, and every rank ends with the one-process scorer (equal
+// scores for every test row, to the bit), also with more ranks than parts.
+TEST(DrpMethodTest, EveryRankCountTrainsTheOneProcessScorers) {
+    SyntheticSplit split = testing_support::synthetic_split(3, 3000, 600, 500, 27);
+    auto scores_on = [&](Communicator& comm, const std::string& name) {
+        MethodContext context{split.train, split.validation, cpu_backend(), 0, nullptr};
+        context.communicator = &comm;
+        std::unique_ptr<AllocationMethod> method;
+        if (name == "DRP") {
+            DrpParams params;
+            params.network.max_epochs = 4;
+            method = std::make_unique<DrpMethod>(params);
+        } else {
+            DrmParams params;
+            params.network.max_epochs = 4;
+            method = std::make_unique<DrmMethod>(params);
+        }
+        method->fit(context);
+        method->prepare(split.test, cpu_backend());
+        std::vector<int32_t> low, high;
+        const KnobRange range = method->knob_range();
+        method->choose(range.low, low);
+        method->choose(0.5 * (range.low + range.high), high);
+        std::string outcome = method->diagnostics().dump();  // held-out losses, to the bit
+        for (int32_t arm : low) outcome += char('0' + arm);
+        for (int32_t arm : high) outcome += char('0' + arm);
+        return outcome;
+    };
+    for (const std::string name : {"DRP", "DRM"}) {
+        const std::string one = scores_on(local_communicator(), name);
+        for (int ranks : {2, 5}) {
+            auto outcomes = testing::run_on_ranks<std::string>(
+                ranks, [&](Communicator& comm) { return scores_on(comm, name); });
+            for (const auto& outcome : outcomes) EXPECT_EQ(outcome, one) << name << ", " << ranks;
+        }
+    }
 }
 
 TEST(DrpMethodTest, ThreeArmPolicyBeatsRandomAtEveryBudget) {

@@ -95,5 +95,61 @@ TEST(PartedGradientTest, EveryRankCountAndThreadingGivesTheOneRankBits) {
     }
 }
 
+// A loss that couples the rows, L = (sum_r w x_r)^2 with one parameter w: the outputs of all
+// parts reach the loss in batch order, each part backpropagates its rows' share, the loss is
+// counted once per batch, and any rank count gets the one-rank bits.
+struct Coupled {
+    std::vector<float> gradient;
+    std::vector<float> outputs_seen;
+    double loss = 0.0;
+};
+
+Coupled coupled_run(Communicator& comm, int parts) {
+    const int64_t rows = 23;
+    const float w = 0.5f;
+    PartedGradient parted(parts, 1, comm, true);
+    Coupled out;
+    auto forward = [&](int, RowRange part, float* outputs) {
+        for (int64_t r = part.begin; r < part.end; ++r)
+            outputs[r - part.begin] = w * row_value(0, r);
+    };
+    auto loss = [&](const float* outputs, float* output_gradient) {
+        out.outputs_seen.assign(outputs, outputs + rows);
+        double sum = 0.0;
+        for (int64_t r = 0; r < rows; ++r) sum += outputs[r];
+        for (int64_t r = 0; r < rows; ++r) output_gradient[r] = float(2.0 * sum);
+        return sum * sum;
+    };
+    auto backward = [&](int, RowRange part, const float* output_gradient, float* gradient) {
+        double g = 0.0;
+        for (int64_t r = part.begin; r < part.end; ++r)
+            g += double(output_gradient[r - part.begin]) * row_value(0, r);
+        gradient[0] = float(g);
+    };
+    out.gradient = parted.coupled_batch(rows, 1, forward, loss, backward);
+    out.loss = parted.take_loss_total();
+    return out;
+}
+
+TEST(PartedGradientTest, CoupledLossSeesTheWholeBatchAndCountsOnce) {
+    const Coupled one = coupled_run(local_communicator(), 4);
+    double sum = 0.0, weighted = 0.0;
+    for (int64_t r = 0; r < 23; ++r) {
+        EXPECT_EQ(one.outputs_seen[size_t(r)], 0.5f * row_value(0, r)) << "row " << r;
+        sum += 0.5f * row_value(0, r);
+    }
+    for (int64_t r = 0; r < 23; ++r) weighted += double(float(2.0 * sum)) * row_value(0, r);
+    EXPECT_DOUBLE_EQ(one.loss, sum * sum);
+    EXPECT_NEAR(one.gradient[0], weighted, 1e-5 * std::fabs(weighted));
+    for (int ranks : {2, 3, 8}) {
+        for (const Coupled& rank : run_on_ranks<Coupled>(
+                 ranks, [](Communicator& comm) { return coupled_run(comm, 4); })) {
+            EXPECT_EQ(rank.gradient, one.gradient) << ranks << " ranks";
+            EXPECT_EQ(rank.outputs_seen, one.outputs_seen) << ranks << " ranks";
+            EXPECT_EQ(rank.loss, one.loss) << ranks << " ranks";
+        }
+    }
+}
+
 }  // namespace
 }  // namespace ca
