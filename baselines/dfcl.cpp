@@ -17,6 +17,7 @@
 #include "core/errors.h"
 #include "core/individual_solver.h"
 #include "core/log.h"
+#include "core/parted_gradient.h"
 #include "core/reference_policies.h"
 #include "core/shuffle.h"
 
@@ -104,23 +105,49 @@ double validation_value(const MultiTaskNetwork& network, const Dataset& data,
 }
 
 // One pass over the training rows in the given order: the decision loss plus the weighted
-// multi-task loss per mini-batch, one Adam step each.
-void fine_tune_epoch(MultiTaskNetwork& network, DecisionLoss& loss, const Dataset& train,
+// multi-task loss per mini-batch, one Adam step each. Each batch is cut into
+// kDfclGradientParts parts shared by the ranks (side by side on the CPU); every part's losses
+// are divided by the whole batch's rows and its multi-task row weights come from the whole
+// batch's arm counts, so the parts add up to the batch's gradient on any rank count.
+void fine_tune_epoch(MultiTaskNetwork& network, const DecisionLoss& loss, const Dataset& train,
                      const std::vector<float>& train_weight, const std::vector<int64_t>& order,
-                     const DfclParams& params, AdamOptimizer& adam, Backend& backend) {
-    std::vector<float> gradient, prediction_gradient, weight;
+                     const DfclParams& params, AdamOptimizer& adam, Backend& backend,
+                     Communicator& comm) {
+    PartedGradient parted(kDfclGradientParts, int64_t(network.parameters().size()), comm,
+                          backend.concurrent_calls());
+    std::vector<DecisionLoss> part_losses(size_t(parted.own_parts()), loss);
+    std::vector<float> batch_weight;
     for (int64_t start = 0; start < train.n; start += params.batch_size) {
         const int64_t count = std::min<int64_t>(params.batch_size, train.n - start);
-        std::vector<int64_t> rows(order.begin() + start, order.begin() + start + count);
-        Dataset batch = train.subset(rows);
-        weight.resize(count);
-        for (int64_t b = 0; b < count; ++b) weight[b] = train_weight[rows[b]];
-        loss.evaluate(network, batch_of(batch, weight), backend, &gradient);
-        if (params.prediction_weight > 0.0) {
-            network.loss_and_gradient(batch, backend, &prediction_gradient);
-            for (size_t p = 0; p < gradient.size(); ++p)
-                gradient[p] += float(params.prediction_weight) * prediction_gradient[p];
-        }
+        const int64_t* rows = order.data() + start;
+        // The multi-task loss weighs rows by N_batch / N_t of the whole batch.
+        std::vector<int64_t> arm_rows(size_t(train.m), 0);
+        for (int64_t b = 0; b < count; ++b) arm_rows[size_t(train.arm[rows[b]])] += 1;
+        batch_weight.resize(size_t(count));
+        for (int64_t b = 0; b < count; ++b)
+            batch_weight[size_t(b)] =
+                float(double(count) / double(arm_rows[size_t(train.arm[rows[b]])]));
+        const std::vector<float>& gradient = parted.batch(count, [&](int q, RowRange part,
+                                                                     float* part_gradient) {
+            const std::vector<int64_t> part_rows(rows + part.begin, rows + part.end);
+            const Dataset batch = train.subset(part_rows);
+            std::vector<float> weight(size_t(part.size()));
+            for (int64_t b = 0; b < part.size(); ++b)
+                weight[size_t(b)] = train_weight[part_rows[size_t(b)]];
+            std::vector<float> decision;
+            const double value = part_losses[size_t(q)].evaluate(network, batch_of(batch, weight),
+                                                                 backend, &decision, count);
+            if (params.prediction_weight > 0.0) {
+                const std::vector<float> prediction_weight(batch_weight.begin() + part.begin,
+                                                           batch_weight.begin() + part.end);
+                std::vector<float> prediction;
+                network.loss_and_gradient(batch, prediction_weight, count, backend, &prediction);
+                for (size_t p = 0; p < decision.size(); ++p)
+                    decision[p] += float(params.prediction_weight) * prediction[p];
+            }
+            std::copy(decision.begin(), decision.end(), part_gradient);
+            return value * double(count);
+        });
         adam.step(network.parameters().data(), gradient.data(), backend);
     }
 }
@@ -163,7 +190,8 @@ void DfclMethod::fit(MethodContext& context) {
     int epochs_since_best = 0;
     for (int epoch = 1; epoch <= params_.max_epochs; ++epoch) {
         shuffle_rows(order, order_engine);
-        fine_tune_epoch(network, loss, train, train_weight, order, params_, adam, context.backend);
+        fine_tune_epoch(network, loss, train, train_weight, order, params_, adam, context.backend,
+                        *context.communicator);
         const double selected = validation_value(network, selection, selection_weight, lambdas_,
                                                  loss_params_.value_scale, context.backend);
         report_.epochs = epoch;

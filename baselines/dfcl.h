@@ -17,6 +17,10 @@
 
 namespace ca {
 
+/// Parts each fine-tuning mini-batch is cut into: the ranks share them (on the CPU they run
+/// side by side); the fine-tuned network does not depend on the ranks or threads.
+constexpr int kDfclGradientParts = 4;
+
 // The config's "baselines.dfcl" object, shared by both variants.
 struct DfclParams {
     int max_epochs = 10;             ///< fine-tuning passes over the training rows

@@ -106,12 +106,13 @@ void DecisionLoss::forward(const MultiTaskNetwork& network, const DecisionBatch&
 }
 
 double DecisionLoss::evaluate(const MultiTaskNetwork& network, const DecisionBatch& batch,
-                              Backend& backend, std::vector<float>* gradient) {
-    CA_ASSERT(batch.rows > 0);
+                              Backend& backend, std::vector<float>* gradient, int64_t normaliser) {
+    CA_ASSERT(batch.rows > 0 && normaliser >= 0);
     forward(network, batch, backend);
     const int m = network.arm_count();
     const double s = params_.value_scale;
-    const double norm = 1.0 / (double(lambdas_.size()) * double(batch.rows));
+    const double rows = double(normaliser > 0 ? normaliser : batch.rows);
+    const double norm = 1.0 / (double(lambdas_.size()) * rows);
     for (auto& g : grad_prediction_) g.assign(size_t(batch.rows) * m, 0.0f);
 
     // Per row and lambda: utilities, the surrogate and d loss / d prediction.

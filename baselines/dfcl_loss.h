@@ -60,9 +60,11 @@ class DecisionLoss {
     DecisionLoss(DecisionLossParams params, std::vector<double> lambdas);
 
     /// Loss of network on batch; when gradient is not null it is resized to the network's
-    /// parameter count and receives d loss / d parameters (zero for auxiliary heads).
+    /// parameter count and receives d loss / d parameters (zero for auxiliary heads). The sum
+    /// over rows is divided by normaliser rows (0: the batch's own), so the parts of a larger
+    /// mini-batch add up to its loss.
     double evaluate(const MultiTaskNetwork& network, const DecisionBatch& batch, Backend& backend,
-                    std::vector<float>* gradient);
+                    std::vector<float>* gradient, int64_t normaliser = 0);
 
     const DecisionLossParams& params() const { return params_; }
     const std::vector<double>& lambdas() const { return lambdas_; }

@@ -241,16 +241,24 @@ double MultiTaskNetwork::loss_and_gradient(const Dataset& data, Backend& backend
                                            std::vector<float>* gradient) const {
     check_data(data, "evaluated");
     CA_ASSERT(data.n > 0);
+    return loss_and_gradient(data, task_data(data).weight, data.n, backend, gradient);
+}
+
+double MultiTaskNetwork::loss_and_gradient(const Dataset& data, const std::vector<float>& weight,
+                                           int64_t normaliser, Backend& backend,
+                                           std::vector<float>* gradient) const {
+    check_data(data, "evaluated");
+    CA_ASSERT(data.n > 0 && normaliser > 0 && int64_t(weight.size()) == data.n);
     TaskData targets = task_data(data);
     Scratch scratch;
     Batch& batch = scratch.batch;
     batch.x = data.x.data();
     batch.rows = data.n;
     batch.arm = data.arm.data();
-    batch.weight = targets.weight.data();
+    batch.weight = weight.data();
     for (int t = 0; t < task_count(); ++t) batch.targets.push_back(targets.targets[t].data());
     if (gradient) gradient->assign(parameters_.size(), 0.0f);
-    return batch_loss(batch, backend, scratch, gradient ? gradient->data() : nullptr, data.n);
+    return batch_loss(batch, backend, scratch, gradient ? gradient->data() : nullptr, normaliser);
 }
 
 void MultiTaskNetwork::gather_batch(const Dataset& data, const TaskData& targets,

@@ -29,9 +29,9 @@ struct MultiTaskNetworkParams {
     /// Parts of a mini-batch whose gradients are added in one fixed order (a power of two):
     /// runs on up to this many ranks reproduce each other bit for bit; more ranks idle.
     int gradient_parts = 4;
-    int max_epochs = 30;          ///< upper bound on passes over the training rows
-    int patience = 3;             ///< epochs without a lower validation loss before stopping
-    uint64_t seed = 0;            ///< initial weights and mini-batch order
+    int max_epochs = 30;  ///< upper bound on passes over the training rows
+    int patience = 3;     ///< epochs without a lower validation loss before stopping
+    uint64_t seed = 0;    ///< initial weights and mini-batch order
     /// "auto" (bce for 0/1 values, else mse), "mse", "huber" or "bce". Cost and auxiliary
     /// amounts use it too when it is mse or huber (else mse); 0/1 columns always use bce.
     std::string value_loss = "auto";
@@ -115,6 +115,12 @@ class MultiTaskNetwork {
     /// counts: sum over tasks of weight_t * (1/N) sum_i w_i loss_t(row i). When gradient is not
     /// null it receives d loss / d parameters() (resized). For tests and small data.
     double loss_and_gradient(const Dataset& data, Backend& backend,
+                             std::vector<float>* gradient) const;
+    /// The same loss with the given row weights (data.n entries), summed over data's rows and
+    /// divided by normaliser: a part of a larger mini-batch passes the batch's weights and
+    /// rows, and the parts' results add up to the batch's.
+    double loss_and_gradient(const Dataset& data, const std::vector<float>& weight,
+                             int64_t normaliser, Backend& backend,
                              std::vector<float>* gradient) const;
 
     /// All weights: the trunk at offset 0, then head t at head_offset(t).

@@ -5,12 +5,14 @@
 
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "baselines/dfcl.h"
 #include "baselines/direct_test_support.h"
 #include "baselines/tsm_sl.h"
 #include "core/errors.h"
+#include "support/thread_ranks.h"
 
 namespace ca {
 namespace {
@@ -96,6 +98,11 @@ MultiTaskNetwork tiny_network(const Dataset& data) {
     MultiTaskNetwork network(params, data.d, data.m, 0);
     network.configure_tasks(data);
     return network;
+}
+
+DecisionBatch batch_of_rows(const Dataset& data, const std::vector<float>& weight) {
+    return {data.x.data(),     data.n,           data.arm.data(),
+            data.value.data(), data.cost.data(), weight.data()};
 }
 
 std::vector<float> row_weights(const Dataset& data) {
@@ -217,6 +224,74 @@ void fit_and_compare_with_random(DfclVariant variant) {
     EXPECT_FALSE(method.lambdas().empty());
 
     testing_support::expect_beats_random(method, split.test);
+}
+
+// A batch cut in two parts, each divided by the whole batch's rows (and, for the multi-task
+// loss, weighted by the whole batch's arm counts): the parts add up to the whole batch's loss
+// and gradient.
+TEST(DfclGradientTest, PartsOfABatchAddUpToTheBatch) {
+    Dataset data = tiny_rows();
+    MultiTaskNetworkParams params;
+    params.hidden1 = 5;
+    params.hidden2 = 4;
+    params.head_hidden = 3;
+    MultiTaskNetwork network(params, data.d, data.m, 0);
+    network.configure_tasks(data);
+    const std::vector<float> weight = row_weights(data);
+    const int64_t half = data.n / 2;
+    std::vector<int64_t> first, second;
+    for (int64_t i = 0; i < data.n; ++i) (i < half ? first : second).push_back(i);
+    DecisionLoss loss({}, {0.5, 1.5});
+    std::vector<float> whole, part_a, part_b;
+    const double whole_loss =
+        loss.evaluate(network, batch_of_rows(data, weight), cpu_backend(), &whole);
+    auto part = [&](const std::vector<int64_t>& rows, std::vector<float>& gradient) {
+        const Dataset rows_data = data.subset(rows);
+        std::vector<float> rows_weight;
+        for (int64_t row : rows) rows_weight.push_back(weight[size_t(row)]);
+        const double value = loss.evaluate(network, batch_of_rows(rows_data, rows_weight),
+                                           cpu_backend(), &gradient, data.n);
+        std::vector<float> prediction;
+        const double prediction_value =
+            network.loss_and_gradient(rows_data, rows_weight, data.n, cpu_backend(), &prediction);
+        for (size_t p = 0; p < gradient.size(); ++p) gradient[p] += prediction[p];
+        return value + prediction_value;
+    };
+    std::vector<float> whole_prediction;
+    const double whole_prediction_value =
+        network.loss_and_gradient(data, cpu_backend(), &whole_prediction);
+    const double parts_value = part(first, part_a) + part(second, part_b);
+    EXPECT_NEAR(parts_value, whole_loss + whole_prediction_value, 1e-9);
+    for (size_t p = 0; p < whole.size(); ++p)
+        EXPECT_NEAR(part_a[p] + part_b[p], whole[p] + whole_prediction[p], 1e-5) << p;
+}
+
+// DFCL on several ranks: each fine-tuning batch's parts are shared, and every rank ends with
+// the one-process network (the same decision values, to the bit, and the same choices).
+TEST(DfclMethodTest, EveryRankCountFineTunesTheOneProcessNetwork) {
+    SyntheticSplit split = testing_support::synthetic_split(3, 1500, 400, 500, 43);
+    SharedContext shared(split);
+    shared.network();  // trained once, before the ranks copy it
+    DfclParams params;
+    params.max_epochs = 3;
+    params.batch_size = 256;
+    auto outcome_on = [&](Communicator& comm) {
+        MethodContext context = shared.context();
+        context.communicator = &comm;
+        DfclMethod method(DfclVariant::kPolicyLearning, params);
+        method.fit(context);
+        method.prepare(split.test, cpu_backend());
+        std::vector<int32_t> choice;
+        method.choose(0.5, choice);
+        std::string outcome = method.diagnostics().dump();
+        for (int32_t arm : choice) outcome += char('0' + arm);
+        return outcome;
+    };
+    const std::string one = outcome_on(local_communicator());
+    for (int ranks : {2, 3}) {
+        for (const std::string& outcome : testing::run_on_ranks<std::string>(ranks, outcome_on))
+            EXPECT_EQ(outcome, one) << ranks << " ranks";
+    }
 }
 
 TEST(DfclMethodTest, PolicyLearningBeatsRandomAtEveryBudget) {
