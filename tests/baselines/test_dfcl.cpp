@@ -100,6 +100,17 @@ MultiTaskNetwork tiny_network(const Dataset& data) {
     return network;
 }
 
+// A tiny network over data's features and arms, its tasks configured on data.
+MultiTaskNetwork tiny_network(const Dataset& data, int aux) {
+    MultiTaskNetworkParams params;
+    params.hidden1 = 5;
+    params.hidden2 = 4;
+    params.head_hidden = 3;
+    MultiTaskNetwork network(params, data.d, data.m, aux);
+    network.configure_tasks(data);
+    return network;
+}
+
 DecisionBatch batch_of_rows(const Dataset& data, const std::vector<float>& weight) {
     return {data.x.data(),     data.n,           data.arm.data(),
             data.value.data(), data.cost.data(), weight.data()};
@@ -172,12 +183,7 @@ TEST(DfclGradientTest, AuxiliaryHeadsGetNoGradient) {
     Dataset data = tiny_rows();
     data.aux_names = {"visits"};
     data.aux = {std::vector<float>(data.n, 1.0f)};
-    MultiTaskNetworkParams params;
-    params.hidden1 = 5;
-    params.hidden2 = 4;
-    params.head_hidden = 3;
-    MultiTaskNetwork network(params, data.d, data.m, 1);
-    network.configure_tasks(data);
+    MultiTaskNetwork network = tiny_network(data, 1);
     std::vector<float> weight = row_weights(data);
     DecisionBatch batch{data.x.data(),     data.n,           data.arm.data(),
                         data.value.data(), data.cost.data(), weight.data()};
@@ -231,12 +237,7 @@ void fit_and_compare_with_random(DfclVariant variant) {
 // and gradient.
 TEST(DfclGradientTest, PartsOfABatchAddUpToTheBatch) {
     Dataset data = tiny_rows();
-    MultiTaskNetworkParams params;
-    params.hidden1 = 5;
-    params.hidden2 = 4;
-    params.head_hidden = 3;
-    MultiTaskNetwork network(params, data.d, data.m, 0);
-    network.configure_tasks(data);
+    MultiTaskNetwork network = tiny_network(data, 0);
     const std::vector<float> weight = row_weights(data);
     const int64_t half = data.n / 2;
     std::vector<int64_t> first, second;

@@ -101,6 +101,19 @@ std::vector<float> blob_centres(int k, int d) {
     return centres;
 }
 
+// The teacher of blob data: the blob ids as labels, and for soft labels z = x with the blob
+// centres as centroids.
+TeacherClusters blob_teacher(const Blobs& train, const Blobs& validation, int k, int d) {
+    TeacherClusters teacher;
+    teacher.k = k;
+    teacher.train_labels = train.labels;
+    teacher.validation_labels = validation.labels;
+    teacher.hidden = [d](const float* x, int64_t rows, float* z) { std::copy_n(x, rows * d, z); };
+    teacher.hidden_width = d;
+    teacher.centroids = train.centres;
+    return teacher;
+}
+
 double student_agreement_on_blobs(const DistillationParams& params) {
     const int k = 6, d = 5;
     std::vector<float> centres = blob_centres(k, d);
@@ -108,14 +121,8 @@ double student_agreement_on_blobs(const DistillationParams& params) {
     Blobs validation = make_blobs(500, k, d, 2, centres);
     Blobs test = make_blobs(2000, k, d, 3, centres);
 
-    TeacherClusters teacher;
-    teacher.k = k;
-    teacher.train_labels = train.labels;
-    teacher.validation_labels = validation.labels;
     // The blobs live in x itself: z = x, and the centroids are the blob centres.
-    teacher.hidden = [d](const float* x, int64_t rows, float* z) { std::copy_n(x, rows * d, z); };
-    teacher.hidden_width = d;
-    teacher.centroids = centres;
+    const TeacherClusters teacher = blob_teacher(train, validation, k, d);
 
     DistilledStudent student =
         train_student(train.rows, validation.rows, teacher, params, cpu_backend());
@@ -165,13 +172,7 @@ TEST(DistillTrainingTest, EveryRankCountTrainsTheOneProcessStudent) {
     std::vector<float> centres = blob_centres(k, d);
     Blobs train = make_blobs(700, k, d, 5, centres);
     Blobs validation = make_blobs(9000, k, d, 6, centres);  // more than two inference blocks
-    TeacherClusters teacher;
-    teacher.k = k;
-    teacher.train_labels = train.labels;
-    teacher.validation_labels = validation.labels;
-    teacher.hidden = [d](const float* x, int64_t rows, float* z) { std::copy_n(x, rows * d, z); };
-    teacher.hidden_width = d;
-    teacher.centroids = centres;
+    const TeacherClusters teacher = blob_teacher(train, validation, k, d);
     for (const char* labels : {"hard", "soft"}) {
         DistillationParams params;
         params.epochs = 3;
