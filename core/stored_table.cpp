@@ -102,7 +102,12 @@ Dataset read_rows_over_ranks(const Hdf5Reader& reader, int64_t n, Communicator& 
     Dataset rows;
     std::string error;
     try {
-        rows = reader.read_rows(own.begin, own.size());
+        if (own.size() > 0) {
+            rows = reader.read_rows(own.begin, own.size());
+        } else {  // more ranks than rows: nothing to select
+            rows = reader.layout().header;
+            rows.aux.assign(rows.aux_names.size(), {});
+        }
     } catch (const InputError& failure) {
         error = failure.what();
     }
