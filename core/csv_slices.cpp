@@ -1,5 +1,7 @@
-// Byte-range reading of plain CSV files with stdio (64-bit offsets).
+// Byte-range reading of plain CSV files with stdio (fseeko and ftello take 64-bit offsets).
 #include "core/csv_slices.h"
+
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -87,6 +89,9 @@ void for_each_block(const std::string& path, const ByteSlice& slice, Visit visit
 }  // namespace
 
 bool csv_sliceable(const std::string& path) {
+    // Pipes and other streams have no offsets to cut at; they are read whole.
+    struct stat status;
+    if (stat(path.c_str(), &status) != 0 || !S_ISREG(status.st_mode)) return false;
     File file = open_file(path);
     unsigned char magic[2] = {0, 0};
     size_t got = std::fread(magic, 1, 2, file.get());

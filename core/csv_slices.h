@@ -1,7 +1,6 @@
-// Cutting a plain CSV file into byte ranges that ranks read side by side. Cuts fall right
-// after a line feed; a line feed inside a quoted field cannot be told apart from here, so the
-// reader of each slice reports whether its slice ended between records, and a caller whose
-// cut fell inside a record reads the file whole instead.
+// Byte ranges of a plain CSV file for ranks to read side by side, cut right after line feeds;
+// each slice's reader says whether it ended between records, since a line feed inside a quoted
+// field cannot be told apart here (the caller then reads the file whole).
 #pragma once
 
 #include <cstdint>
@@ -17,8 +16,8 @@ struct ByteSlice {
     int64_t end = 0;
 };
 
-/// True for a file the slices can cut: plain bytes, not gzip (which only reads from the start).
-/// InputError naming the path when it cannot be opened.
+/// True for a file the slices can cut: a regular file of plain bytes, not gzip and not a pipe
+/// (which only read from the start). InputError naming the path when it cannot be opened.
 bool csv_sliceable(const std::string& path);
 
 /// Slice `index` of `slices`: from just past the first line feed at or after

@@ -82,20 +82,21 @@ std::vector<int32_t> hidden_labels(const MultiTaskNetwork& network, const Datase
     const RowRange own = comm.aligned_shard(data.n, block_rows);
     std::vector<int32_t> labels(size_t(own.size()));
     std::vector<float> z(size_t(std::min(own.size(), block_rows)) * width);
-    for (int64_t start = own.begin; start < own.end; start += block_rows) {
+    std::string error;  // the first block's problem, reported by every rank
+    for (int64_t start = own.begin; start < own.end && error.empty(); start += block_rows) {
         const int64_t size = std::min(block_rows, own.end - start);
         network.hidden(data.row(start), size, backend, z.data());
-        std::vector<int32_t> block;
         try {
-            block = kmeans_assign(z.data(), size, width, centroids, k, backend);
-        } catch (const InputError& error) {
+            std::vector<int32_t> block =
+                kmeans_assign(z.data(), size, width, centroids, k, backend);
+            std::copy(block.begin(), block.end(), labels.begin() + (start - own.begin));
+        } catch (const InputError& failure) {
             // kmeans_assign counts rows within the block; name the block's place in the data.
-            CA_THROW(InputError, "hidden representation of rows "
-                                     << start << ".." << start + size - 1 << " of " << data.source
-                                     << ": " << error.what());
+            error = "hidden representation of rows " + std::to_string(start) + ".." +
+                    std::to_string(start + size - 1) + " of " + data.source + ": " + failure.what();
         }
-        std::copy(block.begin(), block.end(), labels.begin() + (start - own.begin));
     }
+    throw_first_error(comm, error);
     join_over_ranks(comm, labels);
     return labels;
 }

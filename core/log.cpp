@@ -22,7 +22,24 @@ LogLevel log_level() { return g_level; }
 void set_log_rank(int rank) { g_rank = rank; }
 
 void log_error(const std::string& message) { emit(LogLevel::kError, "error", message); }
-void log_warning(const std::string& message) { emit(LogLevel::kWarning, "warning", message); }
+namespace {
+// The capture active on this thread, if any (WarningCapture).
+thread_local std::vector<std::string>* active_capture = nullptr;
+}  // namespace
+
+void log_warning(const std::string& message) {
+    if (active_capture) {
+        active_capture->push_back(message);
+        return;
+    }
+    emit(LogLevel::kWarning, "warning", message);
+}
+
+WarningCapture::WarningCapture() : outer_(active_capture) { active_capture = &messages_; }
+
+WarningCapture::~WarningCapture() { active_capture = outer_; }
+
+std::vector<std::string> WarningCapture::take() { return std::move(messages_); }
 void log_info(const std::string& message) { emit(LogLevel::kInfo, "info", message); }
 void log_debug(const std::string& message) { emit(LogLevel::kDebug, "debug", message); }
 

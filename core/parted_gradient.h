@@ -1,12 +1,11 @@
-// The gradient of a mini-batch cut into a fixed number of parts: each rank computes the parts
-// it owns (side by side on a backend that takes concurrent calls), and the parts' gradients
-// are added along the fixed tree of core/ordered_sum.h. The batch gradient, and so training,
-// has the same bits for any number of ranks and threads. Used by every trainer that
-// data-parallelises its mini-batches (the multi-task network, the distilled student).
+// Mini-batch gradients in a fixed number of parts: each rank computes the parts it owns (side
+// by side where the backend allows), and the parts are added along the fixed tree of
+// core/ordered_sum.h, so every trainer gets the same bits for any number of ranks and threads.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <exception>
 #include <vector>
 
 #include "core/communicator.h"
@@ -39,17 +38,16 @@ class PartedGradient {
     const std::vector<float>& batch(int64_t rows, Part&& part) {
         const SumPlan plan(rows, comm_, ownership_.parts());
         const int own = own_parts();
-#pragma omp parallel for schedule(static) if (side_by_side_)
-        for (int q = 0; q < own; ++q) {
+        for_each_own_part(own, [&](int q) {
             std::vector<float>& gradient = part_gradients_[size_t(q)];
             const RowRange range = plan.part_rows(plan.first_part() + q);
             batch_losses_[size_t(q)] = 0.0;
             if (range.size() == 0) {
                 std::fill(gradient.begin(), gradient.end(), 0.0f);
-                continue;
+                return;
             }
             batch_losses_[size_t(q)] = part(q, range, gradient.data());
-        }
+        });
         OrderedSum<float> sum(plan, parameters_);
         for (int q = 0; q < own; ++q) {
             part_losses_[size_t(q)] += batch_losses_[size_t(q)];
@@ -73,12 +71,11 @@ class PartedGradient {
         const RowRange own_rows = plan.own_rows();
         std::vector<float> outputs(size_t(own_rows.size()) * size_t(width));
         const int own = own_parts();
-#pragma omp parallel for schedule(static) if (side_by_side_)
-        for (int q = 0; q < own; ++q) {
+        for_each_own_part(own, [&](int q) {
             const RowRange range = plan.part_rows(plan.first_part() + q);
             if (range.size() > 0)
                 forward(q, range, outputs.data() + (range.begin - own_rows.begin) * width);
-        }
+        });
         join_over_ranks(comm_, outputs);
         std::vector<float> output_gradient(outputs.size(), 0.0f);
         const double batch_loss = loss(outputs.data(), output_gradient.data());
@@ -98,6 +95,23 @@ class PartedGradient {
     }
 
   private:
+    // work(q) for each own part, side by side when allowed. An exception must not leave the
+    // parallel region (that would end the process): the first one is rethrown after it.
+    template <typename Work>
+    void for_each_own_part(int own, Work&& work) {
+        std::vector<std::exception_ptr> failures(static_cast<size_t>(own));
+#pragma omp parallel for schedule(static) if (side_by_side_)
+        for (int q = 0; q < own; ++q) {
+            try {
+                work(q);
+            } catch (...) {
+                failures[size_t(q)] = std::current_exception();
+            }
+        }
+        for (const std::exception_ptr& failure : failures)
+            if (failure) std::rethrow_exception(failure);
+    }
+
     Communicator& comm_;
     SumPlan ownership_;  ///< which parts this rank owns (its rows are unused)
     int64_t parameters_;

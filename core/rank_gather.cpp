@@ -44,4 +44,13 @@ std::vector<std::vector<std::string>> allgather_strings(Communicator& comm,
     return all;
 }
 
+void throw_first_error(Communicator& comm, const std::string& own_error) {
+    if (comm.size() == 1) {
+        if (!own_error.empty()) throw InputError(own_error);
+        return;
+    }
+    for (const std::vector<std::string>& error : allgather_strings(comm, {own_error}))
+        if (!error[0].empty()) throw InputError(error[0]);
+}
+
 }  // namespace ca

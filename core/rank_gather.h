@@ -19,6 +19,11 @@ std::vector<std::vector<char>> allgather_bytes(Communicator& comm, const std::ve
 std::vector<std::vector<std::string>> allgather_strings(Communicator& comm,
                                                         const std::vector<std::string>& mine);
 
+/// Every rank passes the message of the InputError it met (empty for none); when any did, the
+/// lowest rank's is thrown as an InputError on every rank, so that no rank is left waiting in
+/// a collective the failed one never reaches. Every rank must call it.
+void throw_first_error(Communicator& comm, const std::string& own_error);
+
 /// The ranks' vectors joined in rank order, on every rank (one process: mine as it is).
 template <typename T>
 std::vector<T> concatenate_over_ranks(Communicator& comm, const std::vector<T>& mine) {

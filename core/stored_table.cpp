@@ -72,13 +72,6 @@ RawTable raw_table(const Dataset& rows, const Hdf5Layout& layout, const std::str
     return table;
 }
 
-// An InputError any rank met is thrown on every rank (the lowest rank's), so no rank is left
-// waiting in a collective the failed one never reaches.
-void throw_first_error(Communicator& comm, const std::string& own_error) {
-    for (const std::vector<std::string>& error : allgather_strings(comm, {own_error}))
-        if (!error[0].empty()) throw InputError(error[0]);
-}
-
 // The ranks' row blocks joined in rank order: every per-row column concatenated.
 void join_rows_over_ranks(Dataset& rows, Communicator& comm) {
     rows.n = allreduce_sum(comm, rows.n);

@@ -111,11 +111,21 @@ int compare_on_ranks(const ConfigNode& root, const std::string& config_path,
     if (writer) staged.emplace(out_dir);  // an unwritable output path fails at once
     if (comm.size() > 1) staged.reset();
 
+    // Rank 0 decides which datasets are absent: ranks that saw different files would otherwise
+    // run different datasets and meet in different collectives.
+    std::vector<char> absent(datasets.size(), 0);
+    for (size_t d = 0; d < datasets.size(); ++d) {
+        std::string data_file = data_file_of(datasets[d].patched);
+        absent[d] = !data_file.empty() && !fs::exists(resolve(data_file));
+    }
+    comm.broadcast(absent);
+
     std::vector<ExperimentResult> results;
     std::vector<std::string> skipped;
-    for (const auto& dataset : datasets) {
+    for (size_t d = 0; d < datasets.size(); ++d) {
+        const DatasetEntry& dataset = datasets[d];
         std::string data_file = data_file_of(dataset.patched);
-        if (!data_file.empty() && !fs::exists(resolve(data_file))) {
+        if (absent[d]) {
             std::string line =
                 dataset.config_path + ": data file " + data_file + " is absent; skipped";
             log_warning(line);

@@ -1,11 +1,13 @@
-// Budget levels shared over ranks: each level is computed once, on its owner (level mod ranks),
-// every rank receives every level in order, and EOM results survive the packing exactly.
+// Budget levels shared over ranks: each level computed once, on its owner (level mod ranks),
+// every rank receives every level and its warnings in order, EOM results packed exactly.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cmath>
+#include <string>
 #include <vector>
 
+#include "core/log.h"
 #include "experiments/level_sharing.h"
 #include "support/thread_ranks.h"
 
@@ -32,6 +34,38 @@ TEST(LevelSharingTest, EachLevelIsComputedOnceAndEveryRankGetsAll) {
                           std::vector<double>(size_t(level == 3 ? 0 : level + 1), level + 0.25));
         }
     }
+}
+
+// A warning logged while matching a level reaches every rank's log in level order, whichever
+// rank matched it (rank 0 alone prints; the captures here see what each rank logs).
+TEST(LevelSharingTest, WarningsOfEveryLevelAreLoggedInLevelOrder) {
+    for (int ranks : {1, 2, 3}) {
+        auto logged =
+            testing::run_on_ranks<std::vector<std::string>>(ranks, [](Communicator& comm) {
+                WarningCapture capture;
+                share_levels(4, comm, [](int level) {
+                    log_warning("level " + std::to_string(level));
+                    if (level == 2) log_warning("level 2 again");
+                    return std::vector<double>{double(level)};
+                });
+                return capture.take();
+            });
+        const std::vector<std::string> expected = {"level 0", "level 1", "level 2", "level 2 again",
+                                                   "level 3"};
+        for (const auto& warnings : logged) EXPECT_EQ(warnings, expected) << ranks << " ranks";
+    }
+}
+
+TEST(LevelSharingTest, NestedCapturesRestoreTheOuterOne) {
+    WarningCapture outer;
+    log_warning("a");
+    {
+        WarningCapture inner;
+        log_warning("b");
+        EXPECT_EQ(inner.take(), std::vector<std::string>{"b"});
+    }
+    log_warning("c");
+    EXPECT_EQ(outer.take(), (std::vector<std::string>{"a", "c"}));
 }
 
 TEST(LevelSharingTest, EomResultsAndTruthRoundTripExactly) {
