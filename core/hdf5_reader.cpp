@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <mutex>
 #include <sstream>
 
 #include "core/errors.h"
@@ -283,7 +284,16 @@ void check_stored_rows(const std::string& path, const Hdf5Layout& layout, const 
 
 }  // namespace
 
+namespace {
+// The serial HDF5 library keeps global state: one reader's calls at a time, process-wide.
+std::mutex& library_mutex() {
+    static std::mutex mutex;
+    return mutex;
+}
+}  // namespace
+
 Hdf5Reader::Hdf5Reader(std::string path) : file_(std::make_unique<File>()) {
+    std::lock_guard<std::mutex> lock(library_mutex());
     hdf5::silence_library_errors();
     File& file = *file_;
     file.path = std::move(path);
@@ -303,13 +313,17 @@ Hdf5Reader::Hdf5Reader(std::string path) : file_(std::make_unique<File>()) {
     file.open_columns();
 }
 
-Hdf5Reader::~Hdf5Reader() = default;
+Hdf5Reader::~Hdf5Reader() {
+    std::lock_guard<std::mutex> lock(library_mutex());
+    file_.reset();  // closes the handles under the lock
+}
 
 const std::string& Hdf5Reader::path() const { return file_->path; }
 const Hdf5Layout& Hdf5Reader::layout() const { return file_->layout; }
 int64_t Hdf5Reader::rows() const { return file_->rows; }
 
 Dataset Hdf5Reader::read_rows(int64_t first, int64_t count) const {
+    std::lock_guard<std::mutex> lock(library_mutex());
     const File& file = *file_;
     if (first < 0 || count < 0 || first + count > file.rows)
         throw InputError(file.path + ": " + rows_text(first, count) +

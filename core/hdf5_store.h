@@ -1,7 +1,8 @@
 // Columnar HDF5 storage of a Dataset for tables too large for CSV: one chunked dataset per
 // column (x, arm, value, cost, aux, propensity, truth, ids, source lines) and the names as
 // attributes, written in row chunks and read back by row slices [first, first + count).
-// The serial HDF5 library is not thread-safe: call writers and readers from one thread.
+// The serial HDF5 library is not thread-safe: readers take one process-wide lock around their
+// HDF5 calls (ranks run as threads in tests); call writers from one thread.
 #pragma once
 
 #include <cstdint>

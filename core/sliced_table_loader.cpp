@@ -160,7 +160,8 @@ void join_rows(TableBuilder& builder, Communicator& comm) {
 
 }  // namespace
 
-RawTable load_table(const DataSchema& schema, Communicator& comm) {
+RawTable load_table(const DataSchema& schema, Communicator& comm, bool* read_in_slices) {
+    if (read_in_slices) *read_in_slices = false;
     if (comm.size() == 1 || schema.max_rows > 0 || !csv_sliceable(schema.path))
         return load_table(schema);
     TableBuilder builder(schema);
@@ -172,6 +173,7 @@ RawTable load_table(const DataSchema& schema, Communicator& comm) {
     join_rows(builder, comm);
     log_debug(file_name_of(schema.path) + ": read in " + std::to_string(comm.size()) +
               " byte slices, one per rank");
+    if (read_in_slices) *read_in_slices = true;
     return builder.finish();
 }
 

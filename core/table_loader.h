@@ -63,8 +63,8 @@ RawTable load_table(const DataSchema& schema);
 // the file (cut on line feeds) and the ranks join their rows in file order, so the table,
 // every message and every error equal those of load_table. A gzip file, a max_rows limit, or
 // a cut that fell inside a quoted field holding a line break make every rank read the whole
-// file instead. Every rank must call it.
-RawTable load_table(const DataSchema& schema, Communicator& comm);
+// file instead. Every rank must call it. read_in_slices, when given, says which way it went.
+RawTable load_table(const DataSchema& schema, Communicator& comm, bool* read_in_slices = nullptr);
 
 // How a cell parsed: a number, a missing or non-finite cell, or text that is no number.
 enum class Cell { kOk, kMissing, kUnparsable };

@@ -284,7 +284,10 @@ TEST(DfclMethodTest, EveryRankCountFineTunesTheOneProcessNetwork) {
         method.prepare(split.test, cpu_backend());
         std::vector<int32_t> choice;
         method.choose(0.5, choice);
-        std::string outcome = method.diagnostics().dump();
+        const nlohmann::json diagnostics = method.diagnostics();
+        // Some epoch must have improved on the shared network, or fine-tuning went untested.
+        EXPECT_GE(diagnostics["training"]["best_epoch"].get<int>(), 1);
+        std::string outcome = diagnostics.dump();
         for (int32_t arm : choice) outcome += char('0' + arm);
         return outcome;
     };

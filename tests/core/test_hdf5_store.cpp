@@ -17,6 +17,7 @@
 #include "core/errors.h"
 #include "core/hdf5_store.h"
 #include "core/stored_table.h"
+#include "support/thread_ranks.h"
 
 namespace ca {
 namespace {
@@ -252,6 +253,37 @@ TEST(Hdf5Store, BadStoredValuesNameColumnAndRow) {
 
 DataSource open_data(const nlohmann::json& data) {
     return DataSource::open(ConfigNode::from_json({{"data", data}}, "test.json").child("data"));
+}
+
+// Ranks each read their own block of rows and join them: every rank holds the one-process
+// table, also with more ranks than rows, and a bad value is reported on every rank.
+TEST(Hdf5Source, RanksReadTheirBlocksAndJoinThem) {
+    fs::path dir = fresh_directory("hdf5_ranks");
+    const Dataset data = hand_made_rows();
+    const std::string path = (dir / "rows.h5").string();
+    write_hdf5(path, data, {});
+    const StoredTable one = load_stored_table(path);
+    for (int ranks : {2, 3, int(data.n) + 2}) {
+        auto tables = testing::run_on_ranks<StoredTable>(
+            ranks, [&](Communicator& comm) { return load_stored_table(path, 0, comm); });
+        for (const StoredTable& table : tables) {
+            expect_same_dataset(one.rows, table.rows);
+            EXPECT_EQ(table.table.n, one.table.n);
+            ASSERT_EQ(table.table.features.size(), one.table.features.size());
+            for (size_t f = 0; f < one.table.features.size(); ++f)
+                EXPECT_EQ(table.table.features[f].numbers, one.table.features[f].numbers);
+        }
+    }
+
+    Dataset spoiled = hand_made_rows();
+    spoiled.cost[6] = -1;
+    const std::string bad = (dir / "bad.h5").string();
+    write_hdf5(bad, spoiled, {});
+    const std::string expected = error_of([&] { load_stored_table(bad); });
+    ASSERT_NE(expected.find("column 'cost', row 6"), std::string::npos) << expected;
+    auto errors = testing::run_on_ranks<std::string>(
+        3, [&](Communicator& comm) { return error_of([&] { load_stored_table(bad, 0, comm); }); });
+    for (const std::string& error : errors) EXPECT_EQ(error, expected);
 }
 
 TEST(Hdf5Source, ConfigKeysAreChecked) {

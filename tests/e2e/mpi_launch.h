@@ -173,6 +173,7 @@ inline void expect_two_ranks_equal_one_process(const std::string& config_text,
         EXPECT_EQ(method_entry(b, name)["levels"], method["levels"]) << name;
     }
     // The distilled student: its training history, agreement and served EOM per level.
+    ASSERT_TRUE(a.contains("distillation") && b.contains("distillation"));
     EXPECT_EQ(without_timings(b["distillation"]), without_timings(a["distillation"]));
 }
 

@@ -205,10 +205,13 @@ TEST(RanksMpiRunTest, KilledRankEndsTheJobAndLeavesNoOutput) {
     })");
     fs::path out = root / "out";
     std::string run = binary() + " run --config " + config + " --out " + out.string();
-    // Rank 1 runs under a shell that kills it with SIGKILL after a second, in training.
-    std::string killer = "sh -c '" + run + " & child=$!; sleep 1; kill -9 $child; wait $child'";
+    // Rank 1 runs under a script that kills it with SIGKILL after a second (while it loads,
+    // trains or clusters: 200 epochs take far longer).
+    std::string killer = write_text(root / "kill_rank.sh", run +
+                                                               " &\nchild=$!\nsleep 1\n"
+                                                               "kill -9 $child\nwait $child\n");
     CommandResult result =
-        run_shell(mpirun_options(mpirun) + "-np 1 " + run + " : -np 1 " + killer);
+        run_shell(mpirun_options(mpirun) + "-np 1 " + run + " : -np 1 sh " + killer);
 
     EXPECT_NE(result.exit_code, 0) << result.output;
     EXPECT_NE(result.output.find("Process name: [["), std::string::npos) << result.output;
