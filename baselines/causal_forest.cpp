@@ -1,5 +1,5 @@
 // Causal forest: per-tree stratified subsamples, honest halves, splits that maximise the
-// difference of the children's treatment effects, OpenMP over trees and over predicted rows.
+// difference of the children's treatment effects; trees shared by ranks and OpenMP threads.
 #include "baselines/causal_forest.h"
 
 #include <omp.h>

@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
-# Reading one data file on 1 and 2 ranks: a CSV (each rank parses its own byte slice) and the
-# same rows stored as HDF5 (each rank reads its own block of rows), on this machine with
-# mpirun over loopback and shared memory. Records the "load data" stage of rank 0 (slices
-# read, checked and joined) and the whole run's wall time, with a byte-for-byte check that
-# the runs agree. Writes results/parallel_read.md.
+# One data file read on 1 and 2 ranks (mpirun, loopback): a CSV by byte slices and the same
+# rows as HDF5 by row blocks; rank 0's "load data" stage and the run's wall time, with a
+# byte-for-byte check that the runs agree. Writes results/parallel_read.md.
 # Usage: bench/parallel_read.sh [build dir] [rows]
 set -euo pipefail
 

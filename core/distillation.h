@@ -74,8 +74,9 @@ struct DistilledStudent {
 
 /// Trains the student on train.x (N x D) against the teacher. Agreement on the validation rows
 /// drives early stopping, with the best weights restored; with no validation rows the training
-/// rows stand in. Throws InputError when labels do not match the rows or lie outside [0, K),
-/// ConfigError when training diverges.
+/// rows stand in. With several ranks in comm each computes its parts of every batch and its
+/// blocks of the validation rows; every rank ends with the same student. Throws InputError
+/// when labels do not match the rows or lie outside [0, K), ConfigError when training diverges.
 DistilledStudent train_student(const Dataset& train, const Dataset& validation,
                                const TeacherClusters& teacher, const DistillationParams& params,
                                Backend& backend, Communicator& comm = local_communicator());

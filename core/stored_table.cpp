@@ -1,4 +1,5 @@
-// The hdf5 source's config keys and the raw table <-> stored file mapping.
+// The hdf5 source's config keys, the raw table <-> stored file mapping, and the ranks' reading
+// of their own blocks of rows.
 #include "core/stored_table.h"
 
 #include <climits>

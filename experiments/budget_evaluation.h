@@ -3,9 +3,8 @@
 // the truth, the policy's true value and its regret to the oracle are recorded.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,13 +23,13 @@
 namespace ca {
 
 struct EvaluationParams {
-    int seeds = 3;                  ///< split / training seeds 0 .. seeds-1 (plus first_seed)
-    uint64_t first_seed = 0;        ///< seed of the first repetition
-    int budget_levels = 20;         ///< budgets at l/L of the costliest policy, l = 1..L
+    int seeds = 3;            ///< split / training seeds 0 .. seeds-1 (plus first_seed)
+    uint64_t first_seed = 0;  ///< seed of the first repetition
+    int budget_levels = 20;   ///< budgets at l/L of the costliest policy, l = 1..L
     std::vector<std::string> methods = {"HRC", "TSM-SL", "random"};
-    bool oracle = true;             ///< add the oracle where the data carries the truth
-    int aucc_points = 200;          ///< Q of the AUCC (binary treatment only)
-    BudgetMatchParams matching;     ///< knob bisection and propensity handling
+    bool oracle = true;          ///< add the oracle where the data carries the truth
+    int aucc_points = 200;       ///< Q of the AUCC (binary treatment only)
+    BudgetMatchParams matching;  ///< knob bisection and propensity handling
     /// Reads the "evaluation" object.
     static EvaluationParams from_config(const ConfigNode& node);
     nlohmann::json to_json() const;
@@ -52,8 +51,8 @@ struct MethodOutcome {
 // budget level the policy value of serving the student's clusters with the teacher's
 // allocation (HRC's table and allocation at its matched knob; only each user's cluster moves).
 struct DistillationOutcome {
-    double test_agreement = 0.0;     ///< share of test rows on the teacher's cluster
-    int64_t student_parameters = 0;  ///< weights and biases of the student
+    double test_agreement = 0.0;      ///< share of test rows on the teacher's cluster
+    int64_t student_parameters = 0;   ///< weights and biases of the student
     std::vector<int> student_widths;  ///< {D, hidden..., K}
     StudentReport training;
     std::vector<EomResult> teacher_eom;  ///< per level: HRC's own point
@@ -70,13 +69,13 @@ struct DistillationPlan {
 
 struct SplitOutcome {
     uint64_t seed = 0;
-    double max_cost = 0.0;               ///< IPW cost per capita of the costliest single arm
+    double max_cost = 0.0;  ///< IPW cost per capita of the costliest single arm
     std::vector<double> budget_fractions;
-    std::vector<double> budgets;         ///< per capita
-    std::vector<double> oracle_value;    ///< true optimum per level (synthetic only)
+    std::vector<double> budgets;       ///< per capita
+    std::vector<double> oracle_value;  ///< true optimum per level (synthetic only)
     std::vector<MethodOutcome> methods;
     std::string propensity_source;
-    std::string cluster_table_csv;       ///< HRC's estimates (shows filled cells)
+    std::string cluster_table_csv;  ///< HRC's estimates (shows filled cells)
     /// HRC's student, when a distillation plan was given and HRC ran.
     std::optional<DistillationOutcome> distillation;
     /// The serving policy when the plan asked for it; run_experiment adds config, revision and
@@ -91,11 +90,10 @@ using MethodFactory =
 
 /// Fits and evaluates every method on one split of the data; with a distillation plan, HRC
 /// (when among the methods) is also distilled into a student and evaluated through it. With
-/// several ranks (each passing the same split) the shared network's and the student's
-/// training, HRC's k-means, estimates and cluster labels are sharded over them and the budget
-/// levels are matched on the ranks in turn; the baselines' own models and each method's
-/// scoring of the test rows run whole on every rank. Every rank returns the same outcome, the
-/// one-process one.
+/// several ranks (each passing the same split) every trainer (the shared network, the student,
+/// TSM-CF's trees, DRP, DRM, DFCL), HRC's k-means, estimates and cluster labels are shared by
+/// them and the budget levels are matched on the ranks in turn; each method's scoring of the
+/// test rows runs whole on every rank. Every rank returns the same outcome, the one-process one.
 SplitOutcome evaluate_split(const DataSplits& splits, const EvaluationParams& params,
                             const MultiTaskNetworkParams& network_params,
                             const MethodFactory& factory, Backend& backend, uint64_t seed,

@@ -1,7 +1,6 @@
-// The budget levels of an evaluation are independent of one another: with several ranks each
-// level is matched on one rank (level l on rank l mod R) and every rank receives the results.
-// A level's numbers do not depend on which rank computed them, so the outcome is the
-// one-process one.
+// Budget levels are independent: with several ranks level l is matched on rank l mod R and
+// every rank receives the results; a level's numbers do not depend on the rank that computed
+// them, so the outcome is the one-process one.
 #pragma once
 
 #include <functional>

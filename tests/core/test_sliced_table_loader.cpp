@@ -1,7 +1,6 @@
-// Ranks reading byte slices of one CSV file: every rank ends with the table one process reads
-// (same rows, levels in the same order, same line numbers and ids), and with the same error
-// message when the file is bad, whichever slice the bad cell lies in. Threads stand in for
-// the ranks; the reference is the one-process load_table.
+// Ranks (threads here) reading byte slices of one CSV file: every rank ends with the table one
+// process reads (rows, level order, line numbers, ids), and with the one-process error message
+// when the file is bad, whichever slice the bad cell lies in.
 #include <gtest/gtest.h>
 #include <zlib.h>
 
