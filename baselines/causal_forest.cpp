@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "core/errors.h"
+#include "core/rank_gather.h"
 
 namespace ca {
 
@@ -469,22 +470,30 @@ void CausalForest::share_trees(Communicator& comm) {
     }
 }
 
-ForestPrediction CausalForest::predict(const float* x, int64_t n) const {
+ForestPrediction CausalForest::predict(const float* x, int64_t n, Communicator& comm) const {
     CA_ASSERT_MSG(!trees_.empty(), "predict() before fit()");
-    ForestPrediction prediction;
-    prediction.effect.assign(size_t(n), 0.0);
-    prediction.control_mean.assign(size_t(n), 0.0);
-    double scale = 1.0 / double(trees_.size());
+    // Per row: (effect, control mean), each the mean over the trees in tree order.
+    const std::vector<double> both =
+        rows_over_ranks<double>(n, 1, 2, comm, [&](int64_t first, int64_t count, double* out) {
+            const double scale = 1.0 / double(trees_.size());
 #pragma omp parallel for schedule(static)
+            for (int64_t i = first; i < first + count; ++i) {
+                double effect = 0.0, control = 0.0;
+                for (const CausalTree& tree : trees_) {
+                    const CausalTreeNode& leaf = tree.leaf_of(x + i * d_);
+                    effect += leaf.effect;
+                    control += leaf.control_mean;
+                }
+                out[2 * (i - first)] = effect * scale;
+                out[2 * (i - first) + 1] = control * scale;
+            }
+        });
+    ForestPrediction prediction;
+    prediction.effect.resize(size_t(n));
+    prediction.control_mean.resize(size_t(n));
     for (int64_t i = 0; i < n; ++i) {
-        double effect = 0.0, control = 0.0;
-        for (const CausalTree& tree : trees_) {
-            const CausalTreeNode& leaf = tree.leaf_of(x + i * d_);
-            effect += leaf.effect;
-            control += leaf.control_mean;
-        }
-        prediction.effect[size_t(i)] = effect * scale;
-        prediction.control_mean[size_t(i)] = control * scale;
+        prediction.effect[size_t(i)] = both[size_t(2 * i)];
+        prediction.control_mean[size_t(i)] = both[size_t(2 * i + 1)];
     }
     return prediction;
 }

@@ -98,8 +98,10 @@ class CausalForest {
     void fit(const float* x, int64_t n, int d, const uint8_t* treated, const float* y,
              Communicator& comm = local_communicator());
 
-    /// Predictions for n rows of the fitted width d.
-    ForestPrediction predict(const float* x, int64_t n) const;
+    /// Predictions for n rows of the fitted width d; with several ranks each predicts a run of
+    /// rows and every rank receives all predictions (each row's are the one-process ones).
+    ForestPrediction predict(const float* x, int64_t n,
+                             Communicator& comm = local_communicator()) const;
 
     const CausalForestParams& params() const { return params_; }
     const std::vector<CausalTree>& trees() const { return trees_; }

@@ -155,6 +155,7 @@ void fine_tune_epoch(MultiTaskNetwork& network, const DecisionLoss& loss, const 
 }  // namespace
 
 void DfclMethod::fit(MethodContext& context) {
+    comm_ = context.communicator;
     const Dataset& train = context.train;
     if (train.n == 0) CA_THROW(InputError, train.source << ": DFCL: the training set has no rows");
     network_ = std::make_unique<MultiTaskNetwork>(context.shared_network());
@@ -215,7 +216,7 @@ void DfclMethod::fit(MethodContext& context) {
 
 void DfclMethod::prepare(const Dataset& rows, Backend& backend) {
     CA_ASSERT_MSG(network_ != nullptr, "prepare() before fit()");
-    allocator_.prepare(*network_, rows, backend);
+    allocator_.prepare(*network_, rows, backend, *comm_);
 }
 
 KnobRange DfclMethod::knob_range() const { return allocator_.knob_range(); }

@@ -73,6 +73,7 @@ class DfclMethod final : public AllocationMethod {
     const DecisionLossParams& loss_params() const { return loss_params_; }
 
   private:
+    Communicator* comm_ = &local_communicator();  ///< the run's ranks, from fit()
     DfclVariant variant_;
     DfclParams params_;
     std::unique_ptr<MultiTaskNetwork> network_;

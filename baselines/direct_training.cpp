@@ -78,27 +78,31 @@ void gather_features(const Dataset& data, const int64_t* rows, int64_t count,
 double held_out_loss(const Mlp& network, const RowSelection& held_out, const std::vector<float>& x,
                      const OutputLoss& loss, Backend& backend, Communicator& comm) {
     const int64_t count = int64_t(held_out.rows.size());
-    const int width = network.output_width();
-    const RowRange own = comm.aligned_shard(count, MlpLayout::kInferenceBlockRows);
-    std::vector<float> output(size_t(own.size()) * width);
-    network.infer(x.data() + own.begin * network.input_width(), own.size(), backend, output.data());
-    join_over_ranks(comm, output);
+    const std::vector<float> output = rows_over_ranks<float>(
+        count, MlpLayout::kInferenceBlockRows, network.output_width(), comm,
+        [&](int64_t first, int64_t rows, float* out) {
+            network.infer(x.data() + first * network.input_width(), rows, backend, out);
+        });
     return loss(*held_out.data, held_out.rows.data(), count, output.data(), nullptr);
 }
 
 }  // namespace
 
 std::vector<float> infer_rows(const Mlp& network, const Dataset& data,
-                              const std::vector<int64_t>& rows, Backend& backend) {
-    std::vector<float> out(rows.size() * size_t(network.output_width()));
-    std::vector<float> x;
+                              const std::vector<int64_t>& rows, Backend& backend,
+                              Communicator& comm) {
     const int64_t block = MlpLayout::kInferenceBlockRows;
-    for (int64_t start = 0; start < int64_t(rows.size()); start += block) {
-        const int64_t count = std::min<int64_t>(block, int64_t(rows.size()) - start);
-        gather_features(data, rows.data() + start, count, x);
-        network.infer(x.data(), count, backend, out.data() + start * network.output_width());
-    }
-    return out;
+    return rows_over_ranks<float>(
+        int64_t(rows.size()), block, network.output_width(), comm,
+        [&](int64_t first, int64_t count, float* out) {
+            std::vector<float> x;
+            for (int64_t start = first; start < first + count; start += block) {
+                const int64_t size = std::min<int64_t>(block, first + count - start);
+                gather_features(data, rows.data() + start, size, x);
+                network.infer(x.data(), size, backend,
+                              out + (start - first) * network.output_width());
+            }
+        });
 }
 
 namespace {

@@ -69,9 +69,11 @@ DirectTrainingReport train_direct_network(Mlp& network, const RowSelection& trai
                                           Backend& backend, const std::string& label,
                                           Communicator& comm = local_communicator());
 
-/// Outputs of network for the listed rows of data (rows x outputs), in blocks.
+/// Outputs of network for the listed rows of data (rows x outputs), in blocks; with several
+/// ranks each scores its blocks and every rank receives all outputs.
 std::vector<float> infer_rows(const Mlp& network, const Dataset& data,
-                              const std::vector<int64_t>& rows, Backend& backend);
+                              const std::vector<int64_t>& rows, Backend& backend,
+                              Communicator& comm = local_communicator());
 
 /// Deterministic, well-mixed seed for one stream of a method (splitmix64).
 uint64_t direct_seed(uint64_t seed, uint64_t stream);

@@ -99,6 +99,7 @@ double DrmMethod::to_return(float output) const {
 }
 
 void DrmMethod::fit(MethodContext& context) {
+    comm_ = context.communicator;
     const Dataset& train = context.train;
     ladder_ = DrmLadder::from_training(train);
     unit_ = return_unit(train, ladder_);
@@ -145,7 +146,7 @@ void DrmMethod::prepare(const Dataset& rows, Backend& backend) {
     n_ = rows.n;
     std::vector<int64_t> all(n_);
     std::iota(all.begin(), all.end(), 0);
-    std::vector<float> output = infer_rows(network_, rows, all, backend);
+    std::vector<float> output = infer_rows(network_, rows, all, backend, *comm_);
     returns_.resize(output.size());
     double largest = 1e-9;
     for (size_t e = 0; e < output.size(); ++e) {

@@ -73,6 +73,7 @@ class DrmMethod final : public AllocationMethod {
   private:
     double to_return(float output) const;
 
+    Communicator* comm_ = &local_communicator();  ///< the run's ranks, from fit()
     DrmParams params_;
     Mlp network_;
     DrmLadder ladder_;

@@ -284,6 +284,7 @@ RatioCalibration calibrate_scorer(const Mlp& scorer, const RowSelection& rows, i
 }  // namespace
 
 void DrpMethod::fit(MethodContext& context) {
+    comm_ = context.communicator;
     const Dataset& train = context.train;
     if (train.m < 2)
         CA_THROW(InputError, train.source << ": DRP needs a control and at least one treated "
@@ -326,7 +327,7 @@ void DrpMethod::prepare(const Dataset& rows, Backend& backend) {
 
     // Each row's arm: the largest calibrated ratio (or raw output), lowest arm on ties.
     for (int arm = 1; arm < m_; ++arm) {
-        std::vector<float> output = infer_rows(scorers_[arm - 1], rows, all, backend);
+        std::vector<float> output = infer_rows(scorers_[arm - 1], rows, all, backend, *comm_);
         for (int64_t i = 0; i < n; ++i) {
             const double raw = output[i];
             const double k =

@@ -84,6 +84,7 @@ class DrpMethod final : public AllocationMethod {
     nlohmann::json diagnostics() const override;
 
   private:
+    Communicator* comm_ = &local_communicator();  ///< the run's ranks, from fit()
     DrpParams params_;
     std::vector<Mlp> scorers_;              ///< one per treated arm 1..M-1
     std::vector<RatioCalibration> ratios_;  ///< per treated arm (calibrated rule)

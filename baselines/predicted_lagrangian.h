@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "core/communicator.h"
 #include "core/dataset.h"
 #include "core/eom.h"
 #include "kernels/backend.h"
@@ -13,17 +14,19 @@ namespace ca {
 class MultiTaskNetwork;
 
 class PredictedLagrangian {
-public:
+  public:
     /// Predicts the rows' value and cost under every arm; negative predicted costs are clamped
-    /// at 0, since they would read as income to the solver.
-    void prepare(const MultiTaskNetwork& network, const Dataset& rows, Backend& backend);
+    /// at 0, since they would read as income to the solver. With several ranks each predicts
+    /// its inference blocks and every rank receives all predictions.
+    void prepare(const MultiTaskNetwork& network, const Dataset& rows, Backend& backend,
+                 Communicator& comm = local_communicator());
     /// lambda in [0, 1.01 x the largest predicted incremental return]; spend falls with lambda.
     KnobRange knob_range() const;
     void choose(double lambda, std::vector<int32_t>& choice) const;
     /// Binary treatment: predicted incremental value per unit of incremental cost.
     std::vector<double> treatment_scores() const;
 
-private:
+  private:
     Backend* backend_ = nullptr;
     int64_t n_ = 0;
     int m_ = 0;

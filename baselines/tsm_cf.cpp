@@ -77,6 +77,7 @@ void log_forest(const ForestRecord& record, const std::string& arm_name) {
 }  // namespace
 
 void TsmCfMethod::fit(MethodContext& context) {
+    comm_ = context.communicator;
     const Dataset& train = context.train;
     check_arms_present(train);
     double start = wall_seconds();
@@ -126,8 +127,9 @@ void TsmCfMethod::prepare(const Dataset& rows, Backend& backend) {
     value_.assign(size_t(n_) * size_t(m_), 0.0f);
     cost_.assign(size_t(n_) * size_t(m_), 0.0f);
     for (int arm = 1; arm < m_; ++arm) {
-        ForestPrediction value = value_forests_[size_t(arm - 1)]->predict(rows.x.data(), n_);
-        ForestPrediction cost = cost_forests_[size_t(arm - 1)]->predict(rows.x.data(), n_);
+        ForestPrediction value =
+            value_forests_[size_t(arm - 1)]->predict(rows.x.data(), n_, *comm_);
+        ForestPrediction cost = cost_forests_[size_t(arm - 1)]->predict(rows.x.data(), n_, *comm_);
         for (int64_t i = 0; i < n_; ++i) {
             size_t at = size_t(i) * size_t(m_) + size_t(arm);
             value_[at] = float(value.effect[size_t(i)]);

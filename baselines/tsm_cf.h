@@ -57,6 +57,7 @@ class TsmCfMethod final : public AllocationMethod {
     const std::vector<float>& incremental_cost() const { return cost_; }
 
   private:
+    Communicator* comm_ = &local_communicator();  ///< the run's ranks, from fit()
     TsmCfParams params_;
     int m_ = 0;
     /// Forest pairs per treated arm j = 1..M-1, at index j - 1.

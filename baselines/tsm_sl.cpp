@@ -7,7 +7,7 @@ namespace ca {
 
 void TsmSlMethod::prepare(const Dataset& rows, Backend& backend) {
     CA_ASSERT_MSG(network_ != nullptr, "prepare() before fit()");
-    allocator_.prepare(*network_, rows, backend);
+    allocator_.prepare(*network_, rows, backend, *comm_);
 }
 
 }  // namespace ca

@@ -11,19 +11,21 @@
 namespace ca {
 
 class TsmSlMethod final : public AllocationMethod {
-public:
+  public:
     std::string name() const override { return "TSM-SL"; }
-    void fit(MethodContext& context) override { network_ = &context.shared_network(); }
+    void fit(MethodContext& context) override {
+        network_ = &context.shared_network();
+        comm_ = context.communicator;
+    }
     void prepare(const Dataset& rows, Backend& backend) override;
     KnobRange knob_range() const override { return allocator_.knob_range(); }
     void choose(double knob, std::vector<int32_t>& choice) const override {
         allocator_.choose(knob, choice);
     }
-    std::vector<double> treatment_scores() const override {
-        return allocator_.treatment_scores();
-    }
+    std::vector<double> treatment_scores() const override { return allocator_.treatment_scores(); }
 
-private:
+  private:
+    Communicator* comm_ = &local_communicator();  ///< the run's ranks, from fit()
     const MultiTaskNetwork* network_ = nullptr;
     PredictedLagrangian allocator_;
 };

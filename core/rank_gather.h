@@ -44,6 +44,19 @@ std::vector<T> concatenate_over_ranks(Communicator& comm, const std::vector<T>& 
     return joined;
 }
 
+/// n rows of `width` numbers, computed by the ranks in runs of whole blocks of `block` rows
+/// (compute(first, count, out) fills rows [first, first + count) into out) and joined on every
+/// rank. Rows computed on their own in the blocks one process uses keep the one-process bits.
+template <typename T, typename Compute>
+std::vector<T> rows_over_ranks(int64_t n, int64_t block, int64_t width, Communicator& comm,
+                               Compute&& compute) {
+    const RowRange own = comm.aligned_shard(n, block);
+    std::vector<T> rows(size_t(own.size() * width));
+    if (own.size() > 0) compute(own.begin, own.size(), rows.data());
+    if (comm.size() > 1) rows = concatenate_over_ranks(comm, rows);
+    return rows;
+}
+
 /// Replaces column by its concatenation over the ranks.
 template <typename T>
 void join_over_ranks(Communicator& comm, std::vector<T>& column) {

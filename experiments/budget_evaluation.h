@@ -91,9 +91,9 @@ using MethodFactory =
 /// Fits and evaluates every method on one split of the data; with a distillation plan, HRC
 /// (when among the methods) is also distilled into a student and evaluated through it. With
 /// several ranks (each passing the same split) every trainer (the shared network, the student,
-/// TSM-CF's trees, DRP, DRM, DFCL), HRC's k-means, estimates and cluster labels are shared by
-/// them and the budget levels are matched on the ranks in turn; each method's scoring of the
-/// test rows runs whole on every rank. Every rank returns the same outcome, the one-process one.
+/// TSM-CF's trees, DRP, DRM, DFCL), HRC's k-means and estimates, and each method's scoring of
+/// the test rows are shared by them, and the budget levels are matched on the ranks in turn.
+/// Every rank returns the same outcome, the one-process one.
 SplitOutcome evaluate_split(const DataSplits& splits, const EvaluationParams& params,
                             const MultiTaskNetworkParams& network_params,
                             const MethodFactory& factory, Backend& backend, uint64_t seed,

@@ -250,11 +250,16 @@ TEST(CausalForest, EveryRankCountGrowsTheOneProcessForest) {
     params.seed = 3;
     const CausalForest one = fitted(trial, params);
     for (int ranks : {2, 3, 9}) {
+        const ForestPrediction expected = one.predict(trial.x.data(), trial.n);
         auto forests =
             testing::run_on_ranks<std::vector<CausalTree>>(ranks, [&](Communicator& comm) {
                 CausalForest forest(params);
                 forest.fit(trial.x.data(), trial.n, trial.d, trial.treated.data(), trial.y.data(),
                            comm);
+                // Each rank predicts a run of rows; every rank gets every row's prediction.
+                const ForestPrediction shared = forest.predict(trial.x.data(), trial.n, comm);
+                EXPECT_EQ(shared.effect, expected.effect);
+                EXPECT_EQ(shared.control_mean, expected.control_mean);
                 return forest.trees();
             });
         for (const std::vector<CausalTree>& trees : forests) {

@@ -310,6 +310,25 @@ TEST(CsvSlicesTest, SlicesCoverTheFileAndStartOnLines) {
     }
 }
 
+TEST(RankGatherTest, RowsComputedInWholeBlocksArriveInRowOrder) {
+    for (int ranks : {1, 2, 3, 7}) {
+        auto rows = run_on_ranks<std::vector<int64_t>>(ranks, [](Communicator& comm) {
+            return rows_over_ranks<int64_t>(
+                10, 3, 2, comm, [&](int64_t first, int64_t count, int64_t* out) {
+                    EXPECT_EQ(first % 3, 0) << "a run starts on a block boundary";
+                    for (int64_t i = 0; i < count; ++i) {
+                        out[2 * i] = first + i;
+                        out[2 * i + 1] = comm.rank();
+                    }
+                });
+        });
+        for (const auto& joined : rows) {
+            ASSERT_EQ(joined.size(), 20u);
+            for (int64_t i = 0; i < 10; ++i) EXPECT_EQ(joined[size_t(2 * i)], i);
+        }
+    }
+}
+
 TEST(RankGatherTest, BytesStringsAndColumnsArriveInRankOrder) {
     auto joined = run_on_ranks<std::vector<int64_t>>(3, [](Communicator& comm) {
         std::vector<int64_t> mine(size_t(comm.rank() + 1), comm.rank());
