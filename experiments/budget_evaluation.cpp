@@ -10,6 +10,7 @@
 #include "core/hrc_method.h"
 #include "core/kmeans.h"
 #include "core/policy_serving.h"
+#include "core/rank_gather.h"
 #include "experiments/level_sharing.h"
 
 namespace ca {
@@ -160,8 +161,14 @@ DistillationOutcome distill_hrc(const HrcMethod& hrc, const MethodOutcome& hrc_o
                                 std::shared_ptr<ServingPolicy>& policy) {
     DistilledStudent student = train_hrc_student(hrc, context, splits, plan.params);
     const Dataset& test = splits.test;
-    std::vector<int32_t> clusters =
-        predict_clusters(student.network, test.x.data(), test.n, context.backend);
+    // The student's cluster of each test row, each rank its run of whole inference blocks.
+    const std::vector<int32_t> clusters =
+        rows_over_ranks<int32_t>(test.n, MlpLayout::kInferenceBlockRows, 1, *context.communicator,
+                                 [&](int64_t first, int64_t count, int32_t* out) {
+                                     const std::vector<int32_t> own = predict_clusters(
+                                         student.network, test.row(first), count, context.backend);
+                                     std::copy(own.begin(), own.end(), out);
+                                 });
 
     DistillationOutcome out;
     out.test_agreement = agreement(clusters, hrc.labels());
