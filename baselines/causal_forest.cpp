@@ -6,11 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <random>
 #include <sstream>
-#include <type_traits>
 
 #include "core/errors.h"
 #include "core/rank_gather.h"
@@ -459,15 +457,8 @@ void CausalForest::fit(const float* x, int64_t n, int d, const uint8_t* treated,
 // Tree t from rank t mod ranks to every rank, its nodes as raw bytes (the same binary on every
 // rank).
 void CausalForest::share_trees(Communicator& comm) {
-    static_assert(std::is_trivially_copyable<CausalTreeNode>::value, "sent as bytes");
-    for (int t = 0; t < params_.trees; ++t) {
-        std::vector<CausalTreeNode>& nodes = trees_[size_t(t)].nodes;
-        std::vector<char> bytes(nodes.size() * sizeof(CausalTreeNode));
-        if (!bytes.empty()) std::memcpy(bytes.data(), nodes.data(), bytes.size());
-        comm.broadcast_from(t % comm.size(), bytes);
-        nodes.resize(bytes.size() / sizeof(CausalTreeNode));
-        if (!bytes.empty()) std::memcpy(nodes.data(), bytes.data(), bytes.size());
-    }
+    for (int t = 0; t < params_.trees; ++t)
+        broadcast_vector(comm, t % comm.size(), trees_[size_t(t)].nodes);
 }
 
 ForestPrediction CausalForest::predict(const float* x, int64_t n, Communicator& comm) const {

@@ -17,31 +17,50 @@ std::vector<std::vector<char>> allgather_bytes(Communicator& comm, const std::ve
     return all;
 }
 
-std::vector<std::vector<std::string>> allgather_strings(Communicator& comm,
-                                                        const std::vector<std::string>& mine) {
+namespace {
+
+// Strings as one byte buffer, each length-prefixed, and back.
+std::vector<char> encode_strings(const std::vector<std::string>& texts) {
     std::vector<char> bytes;
-    for (const std::string& text : mine) {
+    for (const std::string& text : texts) {
         const uint64_t length = text.size();
         const char* prefix = reinterpret_cast<const char*>(&length);
         bytes.insert(bytes.end(), prefix, prefix + sizeof(length));
         bytes.insert(bytes.end(), text.begin(), text.end());
     }
-    std::vector<std::vector<std::string>> all;
-    for (const std::vector<char>& part : allgather_bytes(comm, bytes)) {
-        std::vector<std::string> texts;
-        size_t at = 0;
-        while (at < part.size()) {
-            uint64_t length = 0;
-            CA_ASSERT(at + sizeof(length) <= part.size());
-            std::memcpy(&length, part.data() + at, sizeof(length));
-            at += sizeof(length);
-            CA_ASSERT(at + length <= part.size());
-            texts.emplace_back(part.data() + at, size_t(length));
-            at += length;
-        }
-        all.push_back(std::move(texts));
+    return bytes;
+}
+
+std::vector<std::string> decode_strings(const std::vector<char>& bytes) {
+    std::vector<std::string> texts;
+    size_t at = 0;
+    while (at < bytes.size()) {
+        uint64_t length = 0;
+        CA_ASSERT(at + sizeof(length) <= bytes.size());
+        std::memcpy(&length, bytes.data() + at, sizeof(length));
+        at += sizeof(length);
+        CA_ASSERT(at + length <= bytes.size());
+        texts.emplace_back(bytes.data() + at, size_t(length));
+        at += length;
     }
+    return texts;
+}
+
+}  // namespace
+
+std::vector<std::vector<std::string>> allgather_strings(Communicator& comm,
+                                                        const std::vector<std::string>& mine) {
+    std::vector<std::vector<std::string>> all;
+    for (const std::vector<char>& part : allgather_bytes(comm, encode_strings(mine)))
+        all.push_back(decode_strings(part));
     return all;
+}
+
+void broadcast_strings(Communicator& comm, int root, std::vector<std::string>& texts) {
+    if (comm.size() == 1) return;
+    std::vector<char> bytes = encode_strings(texts);
+    comm.broadcast_from(root, bytes);
+    texts = decode_strings(bytes);
 }
 
 void throw_first_error(Communicator& comm, const std::string& own_error) {

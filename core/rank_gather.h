@@ -24,6 +24,21 @@ std::vector<std::vector<std::string>> allgather_strings(Communicator& comm,
 /// a collective the failed one never reaches. Every rank must call it.
 void throw_first_error(Communicator& comm, const std::string& own_error);
 
+/// Rank root's vector to every rank (trivially copyable T); the others are resized to match.
+template <typename T>
+void broadcast_vector(Communicator& comm, int root, std::vector<T>& data) {
+    static_assert(std::is_trivially_copyable<T>::value, "sent as raw bytes");
+    if (comm.size() == 1) return;
+    std::vector<char> bytes(data.size() * sizeof(T));
+    if (!bytes.empty()) std::memcpy(bytes.data(), data.data(), bytes.size());
+    comm.broadcast_from(root, bytes);
+    data.resize(bytes.size() / sizeof(T));
+    if (!bytes.empty()) std::memcpy(data.data(), bytes.data(), bytes.size());
+}
+
+/// Rank root's strings to every rank.
+void broadcast_strings(Communicator& comm, int root, std::vector<std::string>& texts);
+
 /// The ranks' vectors joined in rank order, on every rank (one process: mine as it is).
 template <typename T>
 std::vector<T> concatenate_over_ranks(Communicator& comm, const std::vector<T>& mine) {

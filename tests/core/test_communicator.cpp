@@ -164,7 +164,7 @@ TEST(CommChoiceTest, LocalRankComesFromMpirunThenSlurm) {
     EXPECT_EQ(launcher_local_rank(), 3);
     ScopedEnv ompi_set("OMPI_COMM_WORLD_LOCAL_RANK", "1");
     EXPECT_EQ(launcher_local_rank(), 1);
-    for (const char* bad : {"", "-2", "x", "4x", "99999999999"}) {
+    for (const char* bad : {"", "-1", "-2", "x", "2x", "4x", "99999999999"}) {
         ScopedEnv ompi_bad("OMPI_COMM_WORLD_LOCAL_RANK", bad);
         ScopedEnv slurm_unset("SLURM_LOCALID", nullptr);
         EXPECT_EQ(launcher_local_rank(), -1) << "\"" << bad << "\"";

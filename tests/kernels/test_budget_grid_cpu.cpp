@@ -14,21 +14,18 @@
 #include "core/errors.h"
 #include "core/mckp_lp.h"
 #include "kernels/backend.h"
+#include "kernels/budget_grid_tables.h"
 
 namespace ca {
 namespace {
 
-struct Table {
-    int k = 0;
-    int m = 0;
-    std::vector<double> value, cost, population;
-};
+using testing::policy_cost;
+using testing::random_table;
+using testing::scale_of;
+using testing::Table;
 
 std::vector<BudgetGridPoint> run_grid(const Table& t, const std::vector<double>& budgets) {
-    std::vector<BudgetGridPoint> out(budgets.size());
-    cpu_backend().budget_grid(t.value.data(), t.cost.data(), t.population.data(), t.k, t.m,
-                              budgets.data(), int(budgets.size()), BudgetGridSearch{}, out.data());
-    return out;
+    return testing::run_grid(cpu_backend(), t, budgets);
 }
 
 // sum_k n_k max_j (v - lambda c) + lambda B, written out independently of the backend.
@@ -75,41 +72,10 @@ double brute_best_integer(const Table& t, double budget, double slack) {
     }
 }
 
-double cheapest_cost(const Table& t) {
-    double total = 0.0;
-    for (int c = 0; c < t.k; ++c)
-        total += t.population[c] *
-                 *std::min_element(t.cost.begin() + c * t.m, t.cost.begin() + (c + 1) * t.m);
-    return total;
-}
-
-double costliest_cost(const Table& t) {
-    double total = 0.0;
-    for (int c = 0; c < t.k; ++c)
-        total += t.population[c] *
-                 *std::max_element(t.cost.begin() + c * t.m, t.cost.begin() + (c + 1) * t.m);
-    return total;
-}
-
-// Integer-valued tables make ties between arms and between slopes common.
-Table random_table(std::mt19937_64& engine, int k, int m, bool integers) {
-    std::uniform_real_distribution<double> uniform(0.0, 1.0);
-    Table t{k, m, std::vector<double>(k * m), std::vector<double>(k * m), std::vector<double>(k)};
-    for (int c = 0; c < k; ++c) {
-        t.population[c] = uniform(engine) < 0.15 ? 0.0 : std::floor(1.0 + 20.0 * uniform(engine));
-        for (int j = 0; j < m; ++j) {
-            const double v = 10.0 * uniform(engine) - 2.0, w = 5.0 * uniform(engine);
-            t.value[c * m + j] = integers ? std::round(v) : v;
-            t.cost[c * m + j] = integers ? std::round(w) : w;
-        }
-    }
-    return t;
-}
-
 // Budgets at and around the interesting points: 0, the cheapest and costliest policies, and
 // the ends of random allocations (where the LP often ends between two segments).
 std::vector<double> probe_budgets(std::mt19937_64& engine, const Table& t) {
-    const double low = cheapest_cost(t), high = costliest_cost(t);
+    const double low = policy_cost(t, false), high = policy_cost(t, true);
     std::vector<double> budgets = {0.0, 0.5 * low, low, 0.5 * (low + high), high, 2.0 * high + 1.0};
     std::uniform_real_distribution<double> uniform(0.0, 1.0);
     for (int i = 0; i < 6; ++i) budgets.push_back(low + (high - low) * uniform(engine));
@@ -119,14 +85,6 @@ std::vector<double> probe_budgets(std::mt19937_64& engine, const Table& t) {
         budgets.push_back(spend);
     }
     return budgets;
-}
-
-double scale_of(const Table& t) {
-    double scale = 1.0;
-    for (int c = 0; c < t.k; ++c)
-        for (int j = 0; j < t.m; ++j)
-            scale += t.population[c] * (std::fabs(t.value[c * t.m + j]) + t.cost[c * t.m + j]);
-    return scale;
 }
 
 TEST(BudgetGridCpu, HandSolvedTwoClusters) {
@@ -245,7 +203,7 @@ TEST(BudgetGridCpu, LambdaFallsAndTheBoundRisesWithTheBudget) {
     for (int trial = 0; trial < 20; ++trial) {
         const Table t =
             random_table(engine, 5 + int(engine() % 40), 2 + int(engine() % 4), trial % 2 == 0);
-        const double high = 1.2 * costliest_cost(t);
+        const double high = 1.2 * policy_cost(t, true);
         std::vector<double> budgets(101);
         for (int b = 0; b <= 100; ++b) budgets[b] = high * b / 100.0;
         const std::vector<BudgetGridPoint> p = run_grid(t, budgets);

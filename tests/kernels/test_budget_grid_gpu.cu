@@ -16,49 +16,17 @@
 #include "core/errors.h"
 #include "core/mckp_lp.h"
 #include "kernels/backend.h"
+#include "kernels/budget_grid_tables.h"
 #include "kernels/cuda/cuda_backend.cuh"
 
 namespace ca {
 namespace {
 
-struct Table {
-    int k = 0;
-    int m = 0;
-    std::vector<double> value, cost, population;
-};
-
-Table random_table(uint64_t seed, int k, int m, bool integers) {
-    std::mt19937_64 engine(seed);
-    std::uniform_real_distribution<double> uniform(0.0, 1.0);
-    Table t{k, m, std::vector<double>(size_t(k) * m), std::vector<double>(size_t(k) * m),
-            std::vector<double>(k)};
-    for (int c = 0; c < k; ++c) {
-        t.population[c] = uniform(engine) < 0.1 ? 0.0 : std::floor(1.0 + 50.0 * uniform(engine));
-        for (int j = 0; j < m; ++j) {
-            const double v = 10.0 * uniform(engine) - 2.0, w = 5.0 * uniform(engine);
-            t.value[size_t(c) * m + j] = integers ? std::round(v) : v;
-            t.cost[size_t(c) * m + j] = integers ? std::round(w) : w;
-        }
-    }
-    return t;
-}
-
-double policy_cost(const Table& t, bool costliest) {
-    double total = 0.0;
-    for (int c = 0; c < t.k; ++c) {
-        const auto first = t.cost.begin() + size_t(c) * t.m, last = first + t.m;
-        total += t.population[c] *
-                 (costliest ? *std::max_element(first, last) : *std::min_element(first, last));
-    }
-    return total;
-}
-
-double scale_of(const Table& t) {
-    double scale = 1.0;
-    for (size_t i = 0; i < t.value.size(); ++i)
-        scale += t.population[i / t.m] * (std::fabs(t.value[i]) + t.cost[i]);
-    return scale;
-}
+using testing::policy_cost;
+using testing::random_table;
+using testing::run_grid;
+using testing::scale_of;
+using testing::Table;
 
 // 0, below and at the cheapest policy, spread up to and past the costliest one.
 std::vector<double> grid_budgets(const Table& t, int count) {
@@ -67,14 +35,6 @@ std::vector<double> grid_budgets(const Table& t, int count) {
     for (int b = 0; int(budgets.size()) < count; ++b)
         budgets.push_back(low + (high - low) * (b + 0.37) / (count - 5));
     return budgets;
-}
-
-std::vector<BudgetGridPoint> run_grid(Backend& backend, const Table& t,
-                                      const std::vector<double>& budgets) {
-    std::vector<BudgetGridPoint> out(budgets.size());
-    backend.budget_grid(t.value.data(), t.cost.data(), t.population.data(), t.k, t.m,
-                        budgets.data(), int(budgets.size()), BudgetGridSearch{}, out.data());
-    return out;
 }
 
 class BudgetGridGpuTest : public ::testing::Test {

@@ -1,7 +1,6 @@
-// The NCCL communicator: the node-local rank from launcher variables; without a device, the
-// ConfigError a rank gets; with one device, a one-rank job whose staged host sums, device sums
-// and broadcast keep every element; with two devices, two ranks under mpirun (this binary run
-// again by mpirun, loopback only) whose sums match values worked out by hand.
+// The NCCL communicator: without a device, the ConfigError a rank gets; with one device, a
+// one-rank job whose staged host sums, device sums and broadcast keep every element; with two,
+// two ranks under mpirun (loopback only) whose sums match values worked out by hand.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -22,7 +21,6 @@
 #include "core/nccl_factory.h"
 #include "e2e/mpi_launch.h"
 #include "kernels/cuda/cuda_backend.cuh"
-#include "support/scoped_env.h"
 
 #ifdef CA_WITH_NCCL
 #include "kernels/cuda/nccl_communicator.h"
@@ -43,7 +41,6 @@ TEST(NcclCommunicatorTest, NotInThisBuild) {
 
 namespace fs = std::filesystem;
 
-using testing::ScopedEnv;
 
 // MPI's and NCCL's own traffic stays on this machine, unless the caller configured otherwise.
 void keep_traffic_local() {
@@ -71,22 +68,6 @@ std::string config_error_of(const std::function<void()>& action) {
 
 // ---------------------------------------------------------------------------------------------
 // Without a device
-
-TEST(NcclLocalRankTest, LauncherVariablesInOrderAndOnlyNonNegativeIntegers) {
-    ScopedEnv ompi("OMPI_COMM_WORLD_LOCAL_RANK", nullptr);
-    ScopedEnv slurm("SLURM_LOCALID", nullptr);
-    EXPECT_EQ(launcher_local_rank(), -1);
-    {
-        ScopedEnv srun("SLURM_LOCALID", "3");
-        EXPECT_EQ(launcher_local_rank(), 3);
-        ScopedEnv mpirun("OMPI_COMM_WORLD_LOCAL_RANK", "1");
-        EXPECT_EQ(launcher_local_rank(), 1);
-    }
-    for (const char* bad : {"", "-1", "2x", "x", "99999999999"}) {
-        ScopedEnv mpirun("OMPI_COMM_WORLD_LOCAL_RANK", bad);
-        EXPECT_EQ(launcher_local_rank(), -1) << "\"" << bad << "\"";
-    }
-}
 
 // The case every device test skips: the rank's error carries the key, the rank and the runtime's
 // own reason (cuda_device_status() asks cudaGetDeviceCount independently).
